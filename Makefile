@@ -1,0 +1,40 @@
+# modpipe — the README's two set-up commands are `make demo` and `make test`.
+# Everything installs into .venv with pip (torch 2.14.1 + torchvision 0.29.1 first).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.modpipe-installed
+PYTEST_ARGS ?=
+
+.PHONY: install system-deps demo test test-fast schema clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet torch==2.14.1 torchvision==0.29.1
+	$(PIP) install --quiet -e '.[test]'
+	@touch $@
+
+# espeak-ng makes real speech for the test videos; installed with apt when missing (root only).
+system-deps:
+	@command -v espeak-ng >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; \
+	  else echo "espeak-ng missing: sudo apt-get install espeak-ng" >&2; exit 1; fi; }
+
+demo: install
+	HF_HUB_OFFLINE=1 $(PY) -m modpipe.demo
+
+test: install system-deps
+	HF_HUB_OFFLINE=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not heavy and not ray" $(PYTEST_ARGS)
+
+schema: install
+	$(PY) -m modpipe.cli.main schema --out src/modpipe/schemas/decision.schema.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache

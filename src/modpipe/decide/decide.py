@@ -1,0 +1,54 @@
+"""Turn aggregated category values into actions; fail closed when a scorer could not run.
+
+- `block` if score ≥ block_at, else `review` if score ≥ review_at, else `allow`;
+- a category fed by a scorer that failed or timed out is at least its `on_unavailable` action
+  (`review` by default, `block` where the policy says so), with the reason stated;
+- a scorer that is *unavailable* (no weights) fails closed the same way, unless its policy spec
+  says `if_unavailable: fallback` and the category has another signal that ran — then the
+  category decides on the rest and the decision still lists the scorer as unavailable;
+- the overall action is the strictest category action (block > review > allow); an input error
+  is `review` (never a silent allow).
+"""
+
+from __future__ import annotations
+
+from modpipe.aggregate.temporal import Aggregated
+from modpipe.policy.schema import Category, Policy, Thresholds
+from modpipe.types import CategoryResult, ScorerStatus, max_action
+
+
+def decide_category(
+    name: str, cat: Category, th: Thresholds, agg: Aggregated, policy: Policy,
+    statuses: dict[str, ScorerStatus],
+) -> CategoryResult:
+    if agg.value >= th.block_at:
+        action = "block"
+    elif agg.value >= th.review_at:
+        action = "review"
+    else:
+        action = "allow"
+    reasons = list(agg.reasons)
+    feeding = {sig.scorer for sig in cat.signals if policy.scorers[sig.scorer].enabled}
+    ran = feeding - set(statuses)
+    for scorer in sorted(feeding & set(statuses)):
+        st = statuses[scorer]
+        fallback = (
+            st.status == "unavailable"
+            and policy.scorers[scorer].if_unavailable == "fallback"
+            and ran
+        )
+        if not fallback:
+            action = max_action(action, cat.on_unavailable)
+            reasons.append(f"scorer {scorer!r} {st.status}: {st.message} → fail closed ({cat.on_unavailable})")
+    if not feeding:
+        action = max_action(action, cat.on_unavailable)
+        reasons.append("every scorer feeding this category is disabled → fail closed")
+    return CategoryResult(
+        score=agg.value, action=action, review_at=th.review_at, block_at=th.block_at,
+        segments=agg.segments if action != "allow" else [], reasons=reasons,
+    )
+
+
+def overall_action(categories: dict[str, CategoryResult], error: bool = False) -> str:
+    action = max_action(*(c.action for c in categories.values()))
+    return max_action(action, "review") if error else action

@@ -1,0 +1,203 @@
+"""The one Pipeline behind the CLI, the HTTP service and the Ray batch actor.
+
+    Pipeline.from_policy(path)            load + validate the policy, build its scorers once
+    pipeline.gate(prompt, images=...)     pre-generation prompt gate  → Decision
+    pipeline.scan(video)                  post-generation video scan  → Decision
+
+Flow (one direction): ingest → sample → extract → score → aggregate → decide. Scorers that
+cannot load are recorded as unavailable and reported in every decision; a scorer that raises
+while scoring is recorded as failed for that request; both fail closed through `decide`.
+Nothing here logs prompt text, transcripts or frames — only ids, hashes, categories, actions.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from modpipe import __version__
+from modpipe.aggregate import aggregate
+from modpipe.decide import decide_category, overall_action
+from modpipe.errors import InputError, ModelUnavailableError, ModpipeError, TextInputError
+from modpipe.policy import LoadedPolicy, load_policy
+from modpipe.resources import Resources, configure_threads
+from modpipe.scorers import get_scorer_class
+from modpipe.scorers.base import Scorer
+from modpipe.settings import Settings, get_settings
+from modpipe.types import (
+    CategoryResult, Decision, ErrorInfo, Modality, Provenance, Sample, Score, ScorerStatus,
+)
+
+log = logging.getLogger("modpipe")
+
+
+class Pipeline:
+    def __init__(self, loaded: LoadedPolicy, settings: Settings | None = None,
+                 resources: Resources | None = None) -> None:
+        self.loaded = loaded
+        self.policy = loaded.policy
+        self.settings = settings or get_settings()
+        configure_threads(self.settings.threads)
+        self.resources = resources or Resources(self.settings)
+        self.scorers: dict[str, Scorer] = {}
+        self.unavailable: dict[str, ScorerStatus] = {}
+        for name, spec in self.policy.scorers.items():
+            if not spec.enabled:
+                log.warning("scorer %s is disabled by policy %s", name, loaded.hash[:19])
+                continue
+            try:
+                cls = get_scorer_class(spec.type)
+                self.scorers[name] = cls(name, loaded.params[name], self.resources)
+            except ModelUnavailableError as exc:
+                self.unavailable[name] = self._status(name, "unavailable", str(exc))
+                log.warning("SAFETY: scorer %s unavailable: %s", name, exc)
+            except Exception as exc:  # noqa: BLE001 - any load failure must fail closed
+                self.unavailable[name] = self._status(name, "failed", f"{type(exc).__name__}: {exc}")
+                log.error("SAFETY: scorer %s failed to load: %s", name, exc)
+        self.provenance = Provenance(
+            modpipe_version=__version__, policy_name=self.policy.name, policy_hash=loaded.hash,
+            models={n: s.model_id for n, s in self.scorers.items()},
+        )
+
+    @classmethod
+    def from_policy(cls, policy: str | Path | LoadedPolicy | None = None,
+                    settings: Settings | None = None, resources: Resources | None = None) -> Pipeline:
+        settings = settings or get_settings()
+        if not isinstance(policy, LoadedPolicy):
+            policy = load_policy(policy if policy is not None else settings.policy)
+        return cls(policy, settings, resources)
+
+    def _status(self, scorer: str, status: str, message: str) -> ScorerStatus:
+        cats = [c for c, cat in self.policy.categories.items() if any(s.scorer == scorer for s in cat.signals)]
+        return ScorerStatus(scorer=scorer, status=status, message=message, categories=cats)
+
+    # ------------------------------------------------------------------ stages shared by both jobs
+
+    def _check_audience(self, audience: str | None) -> None:
+        if audience is not None and audience not in self.policy.audiences:
+            raise InputError(
+                f"unknown audience {audience!r}; this policy knows: {', '.join(self.policy.audiences) or 'none'}"
+            )
+
+    def score_samples(self, samples: Sequence[Sample]) -> tuple[list[Score], dict[str, ScorerStatus]]:
+        """Route samples to the scorers that accept their modality. Never raises for a scorer."""
+        statuses = dict(self.unavailable)
+        scores: list[Score] = []
+        for name, scorer in self.scorers.items():
+            mine = [s for s in samples if s.modality in scorer.modalities]
+            if not mine:
+                continue
+            try:
+                scores.extend(scorer.score(mine))
+            except Exception as exc:  # noqa: BLE001 - a crashing scorer fails closed, never allows
+                statuses[name] = self._status(name, "failed", f"{type(exc).__name__}: {exc}")
+                log.error("SAFETY: scorer %s failed: %s", name, type(exc).__name__)
+        return scores, statuses
+
+    def apply_consent(self, scores: list[Score], user: str | None) -> list[Score]:
+        """Hook for likeness consent (a consented match for this user is not a violation)."""
+        return scores
+
+    def decide(self, kind: str, scores: list[Score], statuses: dict[str, ScorerStatus],
+               audience: str | None, *, error: ErrorInfo | None = None, **fields: Any) -> Decision:
+        categories: dict[str, CategoryResult] = {}
+        reasons: list[str] = []
+        for cname, cat in self.policy.categories.items():
+            th = cat.thresholds(audience)
+            res = decide_category(cname, cat, th, aggregate(cat, th, scores), self.policy, statuses)
+            categories[cname] = res
+            if res.action != "allow":
+                reasons.append(f"{cname}: {res.action} (score {res.score:.2f} ≥ "
+                               f"{th.block_at if res.action == 'block' else th.review_at})"
+                               + (f"; {res.reasons[-1]}" if res.reasons else ""))
+        for st in statuses.values():
+            reasons.append(f"SAFETY: scorer {st.scorer!r} {st.status} ({st.message}); "
+                           f"affects {', '.join(st.categories) or 'no category'}")
+        if error is not None:
+            reasons.insert(0, f"input error ({error.type}): {error.message} → review")
+        action = overall_action(categories, error=error is not None)
+        return Decision(
+            kind=kind, action=action, categories=categories, reasons=reasons, error=error,
+            scorers=list(statuses.values()), audience=audience, provenance=self.provenance, **fields,
+        )
+
+    # ------------------------------------------------------------------ pre-generation gate
+
+    def gate(self, prompt: str, user: str | None = None, audience: str | None = None,
+             images: Iterable[Any] = (), id: str | None = None) -> Decision:
+        from modpipe.ingest.images import load_image
+        from modpipe.text.normalize import normalize_prompt
+
+        t0 = time.perf_counter()
+        if not isinstance(prompt, str):
+            raise TextInputError(f"prompt must be a string, got {type(prompt).__name__}")
+        if len(prompt) > self.settings.max_prompt_chars:
+            from modpipe.errors import InputTooLargeError
+
+            raise InputTooLargeError(
+                f"prompt has {len(prompt)} characters; the limit is {self.settings.max_prompt_chars}"
+            )
+        self._check_audience(audience)
+        samples = [Sample(index=i, modality=Modality.PROMPT, text=v, meta={"variant": i})
+                   for i, v in enumerate(normalize_prompt(prompt))]
+        for img in images:
+            samples.append(Sample(index=len(samples), modality=Modality.IMAGE, image=load_image(img)))
+        t1 = time.perf_counter()
+        scores, statuses = self.score_samples(samples)
+        scores = self.apply_consent(scores, user)
+        t2 = time.perf_counter()
+        d = self.decide("gate", scores, statuses, audience, id=id, user=user,
+                        timings={"normalize": round(t1 - t0, 5), "score": round(t2 - t1, 5),
+                                 "total": round(time.perf_counter() - t0, 5)})
+        log.info("gate id=%s action=%s policy=%s", id, d.action, self.loaded.hash[:19])
+        return d
+
+    # ------------------------------------------------------------------ post-generation scan
+
+    def scan(self, video: str | Path, user: str | None = None, audience: str | None = None,
+             id: str | None = None) -> Decision:
+        """Scan one video. Media errors become a `review` decision with the error filled in."""
+        from modpipe.ingest import probe
+        from modpipe.sample import sample_frames
+
+        self._check_audience(audience)
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        fields = {"id": id or uuid.uuid4().hex[:12], "input": str(video), "user": user}
+        try:
+            info = probe(video)
+            timings["probe"] = round(time.perf_counter() - t0, 4)
+            t = time.perf_counter()
+            samples = sample_frames(video, info, self.policy.sampling)
+            timings["sample"] = round(time.perf_counter() - t, 4)
+        except ModpipeError as exc:
+            timings["total"] = round(time.perf_counter() - t0, 4)
+            err = ErrorInfo(type=type(exc).__name__, message=str(exc))
+            log.warning("scan id=%s input error %s", fields["id"], err.type)
+            return self.decide("scan", [], dict(self.unavailable), audience, error=err,
+                               timings=timings, **fields)
+        t = time.perf_counter()
+        scores, statuses = self.score_samples(samples)
+        scores = self.apply_consent(scores, user)
+        timings["score"] = round(time.perf_counter() - t, 4)
+        timings["total"] = round(time.perf_counter() - t0, 4)
+        media = {"duration_s": info.duration_s, "width": info.width, "height": info.height,
+                 "fps": info.fps, "has_audio": info.has_audio, "frames_sampled": len(samples)}
+        d = self.decide("scan", scores, statuses, audience, timings=timings, media=media, **fields)
+        log.info("scan id=%s action=%s policy=%s", d.id, d.action, self.loaded.hash[:19])
+        return d
+
+    def close(self) -> None:
+        for s in self.scorers.values():
+            s.close()
+        self.resources.close()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

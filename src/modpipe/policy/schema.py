@@ -1,0 +1,127 @@
+"""The policy schema: YAML → these pydantic models. Data, not code.
+
+A policy declares named **scorers** (a registered type plus its `params`) and **categories**.
+Each category lists the scorer outputs (`signals`) that feed it, how those scores aggregate
+over time, its `review_at`/`block_at` thresholds, and per-audience overrides. Cross-references
+(signal → scorer → label, audience names, thresholds order) are checked at load time in
+`policy.loader`, before any model weights load.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from modpipe.types import Modality
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Thresholds(_Strict):
+    review_at: float = Field(..., ge=0.0, le=1.0)
+    block_at: float = Field(..., ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.review_at > self.block_at:
+            raise ValueError(
+                f"review_at ({self.review_at}) must not exceed block_at ({self.block_at})"
+            )
+        return self
+
+
+class ScorerSpec(_Strict):
+    type: str = Field(..., description="registered scorer type, e.g. text_embedding, nudenet")
+    params: dict[str, Any] = Field(default_factory=dict)
+    enabled: bool = True
+    if_unavailable: Literal["fail_closed", "fallback"] = Field(
+        "fail_closed",
+        description="when its weights are absent: fail_closed → categories it feeds go to their "
+        "on_unavailable action; fallback → they use their other signals (still reported loudly)",
+    )
+
+
+class Signal(_Strict):
+    scorer: str
+    label: str
+    weight: float = Field(1.0, gt=0.0, le=1.0, description="scales the score before fusion")
+    modalities: list[Modality] | None = Field(
+        None, description="only samples of these modalities count (default: all the scorer sees)"
+    )
+
+
+class Aggregate(_Strict):
+    """How one category's scores combine over time (seconds, from timestamps) and modalities."""
+
+    method: Literal["max", "topk_mean", "k_of_n"] = "max"
+    k: int = Field(1, ge=1, description="top-k for topk_mean; k for k_of_n")
+    n: int = Field(1, ge=1, description="window size in samples for k_of_n")
+    window_s: float = Field(0.0, ge=0.0, description="moving-average window over time")
+    min_duration_s: float = Field(
+        0.0, ge=0.0, description="a segment shorter than this only counts up to review"
+    )
+    instant_block: bool = Field(
+        True, description="one sample at or over block_at blocks even if shorter than min_duration"
+    )
+    fusion_boost: float = Field(
+        0.1, ge=0.0, le=0.5,
+        description="added per extra modality that agrees (≥ review_at) on overlapping time",
+    )
+    gap_s: float = Field(1.0, ge=0.0, description="samples closer than this join one segment")
+
+    @model_validator(mode="after")
+    def _kn(self) -> Aggregate:
+        if self.method == "k_of_n" and self.k > self.n:
+            raise ValueError(f"k_of_n needs k ≤ n (got k={self.k}, n={self.n})")
+        return self
+
+
+class Category(_Strict):
+    description: str = ""
+    signals: list[Signal] = Field(..., min_length=1)
+    review_at: float = Field(..., ge=0.0, le=1.0)
+    block_at: float = Field(..., ge=0.0, le=1.0)
+    aggregate: Aggregate = Field(default_factory=Aggregate)
+    on_unavailable: Literal["review", "block"] = "review"
+    audiences: dict[str, Thresholds] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Category:
+        Thresholds(review_at=self.review_at, block_at=self.block_at)
+        return self
+
+    def thresholds(self, audience: str | None) -> Thresholds:
+        if audience and audience in self.audiences:
+            return self.audiences[audience]
+        return Thresholds(review_at=self.review_at, block_at=self.block_at)
+
+
+class Sampling(_Strict):
+    fps: float = Field(1.0, gt=0.0, le=30.0, description="uniform sampling rate")
+    max_frames: int = Field(240, ge=1, description="cap on sampled frames for long videos")
+    change_aware: bool = Field(True, description="add frames at cuts and brief flashes")
+    change_threshold: float = Field(
+        0.12, gt=0.0, le=1.0, description="mean abs difference (0–1) on the low-res pass"
+    )
+    analysis_width: int = Field(160, ge=16, le=1920, description="width of the low-res pass")
+    max_decode_errors: int = Field(25, ge=0, description="bad packets tolerated before failing")
+
+
+class Extraction(_Strict):
+    asr: bool = True
+    ocr: bool = True
+    asr_language: str | None = "en"
+
+
+class Policy(_Strict):
+    version: Literal[1] = 1
+    name: str
+    description: str = ""
+    audiences: list[str] = Field(default_factory=list)
+    sampling: Sampling = Field(default_factory=Sampling)
+    extraction: Extraction = Field(default_factory=Extraction)
+    scorers: dict[str, ScorerSpec]
+    categories: dict[str, Category] = Field(..., min_length=1)

@@ -1,0 +1,5 @@
+"""Report: write decisions (JSON, JSONL) and export the decision JSON Schema."""
+
+from modpipe.report.writers import JsonlWriter, decision_schema, to_json, write_text_atomic
+
+__all__ = ["JsonlWriter", "decision_schema", "to_json", "write_text_atomic"]

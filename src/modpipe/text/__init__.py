@@ -1,0 +1,1 @@
+"""Text handling shared by the gate and the scan: normalisation and the sentence encoder."""

@@ -1,0 +1,42 @@
+"""Shared fixtures. Models load once per session; every test gets its own MODPIPE_HOME."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("MODPIPE_HOME", str(tmp_path / "modpipe-home"))
+    from modpipe.settings import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory):
+    """The default policy's Pipeline with real models (loaded once for the whole session)."""
+    from modpipe.pipeline import Pipeline
+    from modpipe.settings import Settings
+
+    home = tmp_path_factory.mktemp("session-home")
+    p = Pipeline.from_policy(settings=Settings(home=home))
+    yield p
+    p.close()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"development data not found at {SHARED_DATA} (see shared/data/README.md)")
+    return SHARED_DATA
