@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from modpipe import __version__
-from modpipe.aggregate import aggregate
-from modpipe.decide import decide_category, overall_action
+from modpipe.decide import decide
 from modpipe.errors import InputError, ModelUnavailableError, ModpipeError, TextInputError
 from modpipe.policy import LoadedPolicy, load_policy
 from modpipe.resources import Resources, configure_threads
@@ -29,7 +28,7 @@ from modpipe.scorers import get_scorer_class
 from modpipe.scorers.base import Scorer
 from modpipe.settings import Settings, get_settings
 from modpipe.types import (
-    CategoryResult, Decision, ErrorInfo, Modality, Provenance, Sample, Score, ScorerStatus,
+    Decision, ErrorInfo, Modality, Provenance, Sample, ScanInput, Score, ScorerStatus,
 )
 
 log = logging.getLogger("modpipe")
@@ -104,48 +103,34 @@ class Pipeline:
 
     def decide(self, kind: str, scores: list[Score], statuses: dict[str, ScorerStatus],
                audience: str | None, *, error: ErrorInfo | None = None, **fields: Any) -> Decision:
-        categories: dict[str, CategoryResult] = {}
-        reasons: list[str] = []
-        for cname, cat in self.policy.categories.items():
-            th = cat.thresholds(audience)
-            res = decide_category(cname, cat, th, aggregate(cat, th, scores), self.policy, statuses)
-            categories[cname] = res
-            if res.action != "allow":
-                reasons.append(f"{cname}: {res.action} (score {res.score:.2f} ≥ "
-                               f"{th.block_at if res.action == 'block' else th.review_at})"
-                               + (f"; {res.reasons[-1]}" if res.reasons else ""))
-        for st in statuses.values():
-            reasons.append(f"SAFETY: scorer {st.scorer!r} {st.status} ({st.message}); "
-                           f"affects {', '.join(st.categories) or 'no category'}")
-        if error is not None:
-            reasons.insert(0, f"input error ({error.type}): {error.message} → review")
-        action = overall_action(categories, error=error is not None)
-        return Decision(
-            kind=kind, action=action, categories=categories, reasons=reasons, error=error,
-            scorers=list(statuses.values()), audience=audience, provenance=self.provenance, **fields,
-        )
+        return decide(self.policy, self.provenance, kind, scores, statuses, audience,
+                      error=error, **fields)
 
     # ------------------------------------------------------------------ pre-generation gate
 
-    def gate(self, prompt: str, user: str | None = None, audience: str | None = None,
-             images: Iterable[Any] = (), id: str | None = None) -> Decision:
+    def gate_samples(self, prompt: str, images: Iterable[Any] = ()) -> list[Sample]:
+        """Validate and normalise a prompt (+ load reference images) into samples to score."""
+        from modpipe.errors import InputTooLargeError
         from modpipe.ingest.images import load_image
         from modpipe.text.normalize import normalize_prompt
 
-        t0 = time.perf_counter()
         if not isinstance(prompt, str):
             raise TextInputError(f"prompt must be a string, got {type(prompt).__name__}")
         if len(prompt) > self.settings.max_prompt_chars:
-            from modpipe.errors import InputTooLargeError
-
             raise InputTooLargeError(
                 f"prompt has {len(prompt)} characters; the limit is {self.settings.max_prompt_chars}"
             )
-        self._check_audience(audience)
         samples = [Sample(index=i, modality=Modality.PROMPT, text=v, meta={"variant": i})
                    for i, v in enumerate(normalize_prompt(prompt))]
         for img in images:
             samples.append(Sample(index=len(samples), modality=Modality.IMAGE, image=load_image(img)))
+        return samples
+
+    def gate(self, prompt: str, user: str | None = None, audience: str | None = None,
+             images: Iterable[Any] = (), id: str | None = None) -> Decision:
+        t0 = time.perf_counter()
+        self._check_audience(audience)
+        samples = self.gate_samples(prompt, images)
         t1 = time.perf_counter()
         scores, statuses = self.score_samples(samples)
         scores = self.apply_consent(scores, user)
@@ -158,38 +143,56 @@ class Pipeline:
 
     # ------------------------------------------------------------------ post-generation scan
 
-    def scan(self, video: str | Path, user: str | None = None, audience: str | None = None,
-             id: str | None = None) -> Decision:
-        """Scan one video. Media errors become a `review` decision with the error filled in."""
+    def prepare_scan(self, video: str | Path, id: str | None = None) -> ScanInput:
+        """ingest + sample: decode and pick frames (no models). Runs as a CPU task under Ray.
+        Media errors are captured in `ScanInput.error`, never raised."""
         from modpipe.ingest import probe
         from modpipe.sample import sample_frames
 
-        self._check_audience(audience)
-        timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        fields = {"id": id or uuid.uuid4().hex[:12], "input": str(video), "user": user}
+        timings: dict[str, float] = {}
+        rid = id or uuid.uuid4().hex[:12]
         try:
             info = probe(video)
             timings["probe"] = round(time.perf_counter() - t0, 4)
             t = time.perf_counter()
-            samples = sample_frames(video, info, self.policy.sampling)
+            frames = sample_frames(video, info, self.policy.sampling)
             timings["sample"] = round(time.perf_counter() - t, 4)
         except ModpipeError as exc:
-            timings["total"] = round(time.perf_counter() - t0, 4)
+            timings["prepare"] = round(time.perf_counter() - t0, 4)
             err = ErrorInfo(type=type(exc).__name__, message=str(exc))
-            log.warning("scan id=%s input error %s", fields["id"], err.type)
-            return self.decide("scan", [], dict(self.unavailable), audience, error=err,
-                               timings=timings, **fields)
-        t = time.perf_counter()
+            return ScanInput(id=rid, input=str(video), error=err, timings=timings)
+        return ScanInput(id=rid, input=str(video), info=info, frames=frames, timings=timings)
+
+    def finish_scan(self, prepared: ScanInput, user: str | None = None,
+                    audience: str | None = None) -> Decision:
+        """extract + score + aggregate + decide for a prepared video (the model-bound part)."""
+        self._check_audience(audience)
+        timings = dict(prepared.timings)
+        fields = {"id": prepared.id, "input": prepared.input, "user": user}
+        if prepared.error is not None:
+            log.warning("scan id=%s input error %s", prepared.id, prepared.error.type)
+            return self.decide("scan", [], dict(self.unavailable), audience,
+                               error=prepared.error, timings=timings, **fields)
+        t0 = time.perf_counter()
+        samples = list(prepared.frames)
         scores, statuses = self.score_samples(samples)
         scores = self.apply_consent(scores, user)
-        timings["score"] = round(time.perf_counter() - t, 4)
-        timings["total"] = round(time.perf_counter() - t0, 4)
+        timings["score"] = round(time.perf_counter() - t0, 4)
+        info = prepared.info
         media = {"duration_s": info.duration_s, "width": info.width, "height": info.height,
-                 "fps": info.fps, "has_audio": info.has_audio, "frames_sampled": len(samples)}
+                 "fps": info.fps, "has_audio": info.has_audio, "frames_sampled": len(prepared.frames)}
         d = self.decide("scan", scores, statuses, audience, timings=timings, media=media, **fields)
         log.info("scan id=%s action=%s policy=%s", d.id, d.action, self.loaded.hash[:19])
         return d
+
+    def scan(self, video: str | Path, user: str | None = None, audience: str | None = None,
+             id: str | None = None) -> Decision:
+        """Scan one video. Media errors become a `review` decision with the error filled in."""
+        self._check_audience(audience)
+        t0 = time.perf_counter()
+        d = self.finish_scan(self.prepare_scan(video, id=id), user=user, audience=audience)
+        return d.model_copy(update={"timings": {**d.timings, "total": round(time.perf_counter() - t0, 4)}})
 
     def close(self) -> None:
         for s in self.scorers.values():

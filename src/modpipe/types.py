@@ -114,6 +114,23 @@ class Score:
         )
 
 
+@dataclass
+class ScanInput:
+    """A video after ingest + sample (no models run yet): what `Pipeline.finish_scan` takes.
+
+    Built by `Pipeline.prepare_scan` (a CPU-only step, a Ray task in batch mode). `error` is set
+    instead of raising when the media cannot be read, so the error becomes a `review` record.
+    """
+
+    id: str
+    input: str
+    info: MediaInfo | None = None
+    frames: list[Sample] = field(default_factory=list)
+    audio: Any = None  # float32 mono 16 kHz numpy array, or None (no audio / not extracted)
+    error: ErrorInfo | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
 # ---------------------------------------------------------------------------- output records
 
 

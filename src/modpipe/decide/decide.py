@@ -12,9 +12,11 @@
 
 from __future__ import annotations
 
-from modpipe.aggregate.temporal import Aggregated
+from typing import Any
+
+from modpipe.aggregate.temporal import Aggregated, aggregate
 from modpipe.policy.schema import Category, Policy, Thresholds
-from modpipe.types import CategoryResult, ScorerStatus, max_action
+from modpipe.types import CategoryResult, Decision, ErrorInfo, Provenance, Score, ScorerStatus, max_action
 
 
 def decide_category(
@@ -52,3 +54,30 @@ def decide_category(
 def overall_action(categories: dict[str, CategoryResult], error: bool = False) -> str:
     action = max_action(*(c.action for c in categories.values()))
     return max_action(action, "review") if error else action
+
+
+def decide(policy: Policy, provenance: Provenance, kind: str, scores: list[Score],
+           statuses: dict[str, ScorerStatus], audience: str | None, *,
+           error: ErrorInfo | None = None, **fields: Any) -> Decision:
+    """Scores (+ scorer statuses) → Decision, for any policy. Loads no model, so tuning and
+    `policy diff` can re-decide cached scores under a new policy in microseconds."""
+    categories: dict[str, CategoryResult] = {}
+    reasons: list[str] = []
+    for cname, cat in policy.categories.items():
+        th = cat.thresholds(audience)
+        res = decide_category(cname, cat, th, aggregate(cat, th, scores), policy, statuses)
+        categories[cname] = res
+        if res.action != "allow":
+            reasons.append(f"{cname}: {res.action} (score {res.score:.2f} ≥ "
+                           f"{th.block_at if res.action == 'block' else th.review_at})"
+                           + (f"; {res.reasons[-1]}" if res.reasons else ""))
+    for st in statuses.values():
+        reasons.append(f"SAFETY: scorer {st.scorer!r} {st.status} ({st.message}); "
+                       f"affects {', '.join(st.categories) or 'no category'}")
+    if error is not None:
+        reasons.insert(0, f"input error ({error.type}): {error.message} → review")
+    action = overall_action(categories, error=error is not None)
+    return Decision(
+        kind=kind, action=action, categories=categories, reasons=reasons, error=error,
+        scorers=list(statuses.values()), audience=audience, provenance=provenance, **fields,
+    )
