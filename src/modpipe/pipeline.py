@@ -141,6 +141,44 @@ class Pipeline:
         log.info("gate id=%s action=%s policy=%s", id, d.action, self.loaded.hash[:19])
         return d
 
+    def gate_many(self, requests: Sequence[dict[str, Any]]) -> list[Decision]:
+        """Gate many prompts with real batching: every request's samples go through each scorer
+        in one call (one encoder forward per batch), then are split back and decided per request.
+        Each request is a dict with `text` and optional `id`, `user`, `audience`, `images`.
+        A bad request yields an error decision (`review`) in its place; the rest go on."""
+        t0 = time.perf_counter()
+        spans: list[tuple[int, int] | ErrorInfo] = []
+        samples: list[Sample] = []
+        for req in requests:
+            try:
+                self._check_audience(req.get("audience"))
+                mine = self.gate_samples(req.get("text"), req.get("images", ()))
+            except ModpipeError as exc:
+                spans.append(ErrorInfo(type=type(exc).__name__, message=str(exc)))
+                continue
+            lo = len(samples)
+            samples.extend(Sample(index=lo + s.index, modality=s.modality, text=s.text, image=s.image,
+                                  meta=s.meta) for s in mine)
+            spans.append((lo, len(samples)))
+        scores, statuses = self.score_samples(samples)
+        per_request: dict[int, list[Score]] = {}
+        bounds = [sp for sp in spans if isinstance(sp, tuple)]
+        starts = [lo for lo, _ in bounds]
+        import bisect
+
+        for sc in scores:
+            per_request.setdefault(starts[bisect.bisect_right(starts, sc.sample) - 1], []).append(sc)
+        elapsed = round(time.perf_counter() - t0, 5)
+        out: list[Decision] = []
+        for req, sp in zip(requests, spans, strict=True):
+            common = {"id": req.get("id"), "user": req.get("user"), "timings": {"batch_total": elapsed}}
+            if isinstance(sp, ErrorInfo):
+                out.append(self.decide("gate", [], dict(self.unavailable), None, error=sp, **common))
+                continue
+            mine = self.apply_consent(per_request.get(sp[0], []), req.get("user"))
+            out.append(self.decide("gate", mine, statuses, req.get("audience"), **common))
+        return out
+
     # ------------------------------------------------------------------ post-generation scan
 
     def prepare_scan(self, video: str | Path, id: str | None = None) -> ScanInput:
@@ -164,6 +202,11 @@ class Pipeline:
             return ScanInput(id=rid, input=str(video), error=err, timings=timings)
         return ScanInput(id=rid, input=str(video), info=info, frames=frames, timings=timings)
 
+    def score_scan(self, prepared: ScanInput) -> tuple[list[Score], dict[str, ScorerStatus]]:
+        """extract + score a prepared video: raw scores, no consent, no thresholds (tuning caches
+        exactly these)."""
+        return self.score_samples(list(prepared.frames))
+
     def finish_scan(self, prepared: ScanInput, user: str | None = None,
                     audience: str | None = None) -> Decision:
         """extract + score + aggregate + decide for a prepared video (the model-bound part)."""
@@ -175,8 +218,7 @@ class Pipeline:
             return self.decide("scan", [], dict(self.unavailable), audience,
                                error=prepared.error, timings=timings, **fields)
         t0 = time.perf_counter()
-        samples = list(prepared.frames)
-        scores, statuses = self.score_samples(samples)
+        scores, statuses = self.score_scan(prepared)
         scores = self.apply_consent(scores, user)
         timings["score"] = round(time.perf_counter() - t0, 4)
         info = prepared.info
