@@ -36,7 +36,10 @@ log = logging.getLogger("modpipe")
 
 class Pipeline:
     def __init__(self, loaded: LoadedPolicy, settings: Settings | None = None,
-                 resources: Resources | None = None) -> None:
+                 resources: Resources | None = None, *, models: bool = True) -> None:
+        """`models=False` builds a preparer for `prepare_scan` (the CPU tasks of a Ray batch):
+        no weights load, and every scorer is marked unavailable so that a stray `finish_scan`
+        on it fails closed instead of allowing."""
         self.loaded = loaded
         self.policy = loaded.policy
         self.settings = settings or get_settings()
@@ -47,6 +50,9 @@ class Pipeline:
         for name, spec in self.policy.scorers.items():
             if not spec.enabled:
                 log.warning("scorer %s is disabled by policy %s", name, loaded.hash[:19])
+                continue
+            if not models:
+                self.unavailable[name] = self._status(name, "unavailable", "not loaded (preparer)")
                 continue
             try:
                 cls = get_scorer_class(spec.type)
@@ -64,11 +70,12 @@ class Pipeline:
 
     @classmethod
     def from_policy(cls, policy: str | Path | LoadedPolicy | None = None,
-                    settings: Settings | None = None, resources: Resources | None = None) -> Pipeline:
+                    settings: Settings | None = None, resources: Resources | None = None,
+                    *, models: bool = True) -> Pipeline:
         settings = settings or get_settings()
         if not isinstance(policy, LoadedPolicy):
             policy = load_policy(policy if policy is not None else settings.policy)
-        return cls(policy, settings, resources)
+        return cls(policy, settings, resources, models=models)
 
     def _status(self, scorer: str, status: str, message: str) -> ScorerStatus:
         cats = [c for c, cat in self.policy.categories.items() if any(s.scorer == scorer for s in cat.signals)]

@@ -146,6 +146,11 @@ def models(policy: PolicyOpt = None) -> None:
         typer.echo(f"{name:12s} {st.status:12s} {st.message}")
 
 
+from modpipe.cli.batch import batch as _batch  # noqa: E402 - command groups register after core
+
+app.command("batch")(_batch)
+
+
 def main() -> None:
     app()
 
