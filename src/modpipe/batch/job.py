@@ -82,6 +82,7 @@ def _run_ray(pending: list[dict[str, Any]], out: OutputDir, *, address: str | No
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # one bar (ours, below) instead of one per operator
         ctx.print_on_execution_start = False
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
         ds = ray.data.from_items(pending, override_num_blocks=max(1, min(len(pending), 200,
                                                                           -(-len(pending) // batch_size))))
         ds = ds.map(prepare_row, fn_kwargs={"policy": loaded, "settings": settings}, num_cpus=PREPARE_CPUS)
