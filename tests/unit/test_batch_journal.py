@@ -63,3 +63,17 @@ def test_a_folder_belongs_to_one_policy(tmp_path):
     out.claim("default", "sha256:aaa")
     with pytest.raises(ConfigError, match="new --output"):
         out.claim("default", "sha256:bbb")
+
+
+def test_the_model_free_preparer_loads_no_weights_and_fails_closed(tmp_path):
+    from modpipe.pipeline import Pipeline
+    from modpipe.policy import load_policy
+    from modpipe.testing.media import scene, write_video
+
+    video = write_video(tmp_path / "v.mp4", [scene(160, 96, t=k / 6) for k in range(12)], fps=6)
+    preparer = Pipeline(load_policy(), models=False)  # what each Ray decode task builds
+    assert preparer.scorers == {}
+    prepared = preparer.prepare_scan(video, id="v")
+    assert prepared.error is None and len(prepared.frames) >= 2
+    d = preparer.finish_scan(prepared)  # by mistake: no scorer ran, so it must not allow
+    assert d.action == "review" and {s.status for s in d.scorers} == {"unavailable"}

@@ -116,5 +116,5 @@ def _init_ray(ray: Any, address: str | None) -> bool:
     if address:
         ray.init(address=address, **quiet)
     else:
-        ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, **quiet)
+        ray.init(num_cpus=len(os.sched_getaffinity(0)), include_dashboard=False, **quiet)
     return True
