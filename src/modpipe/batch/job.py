@@ -35,6 +35,10 @@ log = logging.getLogger("modpipe.batch")
 # 2-core machine, and on 1-CPU nodes a half-CPU actor would leave no room for a 1-CPU task.
 ACTOR_CPUS = 0.5
 PREPARE_CPUS = 0.5
+# Input blocks of `batch_size` rows (decode tasks start as soon as there is work), but no more
+# blocks than this for huge inputs. Decoded frames are full size: Ray Data's streaming
+# backpressure and block splitting (target_max_block_size) keep them bounded in the object store.
+MAX_INPUT_BLOCKS = 1000
 
 
 def run_batch(inputs: str | Path | list[BatchItem], output: str | Path, *, address: str | None = None,
@@ -83,8 +87,8 @@ def _run_ray(pending: list[dict[str, Any]], out: OutputDir, *, address: str | No
         ctx.enable_progress_bars = False  # one bar (ours, below) instead of one per operator
         ctx.print_on_execution_start = False
         logging.getLogger("ray.data").setLevel(logging.WARNING)
-        ds = ray.data.from_items(pending, override_num_blocks=max(1, min(len(pending), 200,
-                                                                          -(-len(pending) // batch_size))))
+        blocks = max(1, min(MAX_INPUT_BLOCKS, -(-len(pending) // batch_size)))
+        ds = ray.data.from_items(pending, override_num_blocks=blocks)
         ds = ds.map(prepare_row, fn_kwargs={"policy": loaded, "settings": settings}, num_cpus=PREPARE_CPUS)
         ds = ds.map_batches(ScanBatch, fn_constructor_kwargs={"policy": loaded, "settings": settings},
                             batch_size=batch_size, num_cpus=ACTOR_CPUS,
