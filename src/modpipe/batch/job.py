@@ -120,5 +120,7 @@ def _init_ray(ray: Any, address: str | None) -> bool:
     if address:
         ray.init(address=address, **quiet)
     else:
-        ray.init(num_cpus=len(os.sched_getaffinity(0)), include_dashboard=False, **quiet)
+        # address="local": always a fresh local instance, never a stale cluster left in /tmp/ray
+        ray.init(address="local", num_cpus=len(os.sched_getaffinity(0)), include_dashboard=False,
+                 **quiet)
     return True
