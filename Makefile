@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.modpipe-installed
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo test test-fast schema clean
+.PHONY: install system-deps demo test test-fast schema clean bench-tune
 
 install: $(STAMP)
 
@@ -35,6 +35,9 @@ test-fast: install
 
 schema: install
 	$(PY) -m modpipe.cli.main schema --out src/modpipe/schemas/decision.schema.json
+
+bench-tune: install
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/tune_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

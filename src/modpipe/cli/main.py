@@ -146,6 +146,12 @@ def models(policy: PolicyOpt = None) -> None:
         typer.echo(f"{name:12s} {st.status:12s} {st.message}")
 
 
+from modpipe.cli import tune as _tune  # noqa: E402 - its own group; light at import time
+
+app.add_typer(_tune.app, name="tune")
+policy_app.command("diff")(_tune.policy_diff)
+
+
 def main() -> None:
     app()
 
