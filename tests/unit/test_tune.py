@@ -206,3 +206,37 @@ def test_labels_file_accepts_the_dev_data_format(tmp_path):
     f.write_text('{"id": 1, "text": "x", "labels": []}\n{"id": 2}\n')
     with pytest.raises(Exception, match=r"l.jsonl:2: give exactly one of 'text'"):
         read_labels(f)
+
+
+def test_cli_score_report_thresholds_and_diff(tmp_path):
+    from typer.testing import CliRunner
+
+    from modpipe.cli.main import app
+
+    pol = tmp_path / "team.yaml"
+    pol.write_text(policy_text())
+    labels = tmp_path / "labels.jsonl"
+    rng = np.random.default_rng(1)
+    rows = [{"id": f"p{i}", "text": f"p{i} sexual={v:.3f}", "labels": ["sexual"]} for i, v in enumerate(rng.uniform(0.4, 1, 60))]
+    rows += [{"id": f"n{i}", "text": f"n{i} sexual={v:.3f}", "labels": ["none"]} for i, v in enumerate(rng.uniform(0, 0.6, 140))]
+    labels.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cache, run = tmp_path / "cache", CliRunner()
+
+    args = ["tune", "score", "--labels", str(labels), "--cache", str(cache), "--policy", str(pol)]
+    first, second = run.invoke(app, args), run.invoke(app, args)
+    assert "scored 200, reused 0" in first.output and "scored 0, reused 200" in second.output
+
+    rep = run.invoke(app, ["tune", "report", "--cache", str(cache), "--policy", str(pol),
+                           "--html", str(tmp_path / "r.html")])
+    assert rep.exit_code == 0 and "AUPRC" in rep.output and "review = expected human-queue share" in rep.output
+    assert (tmp_path / "r.html").read_text().count("data:image/png;base64,") == 2  # sexual and hate
+
+    tuned = tmp_path / "tuned.yaml"
+    th = run.invoke(app, ["tune", "thresholds", "--cache", str(cache), "--policy", str(pol),
+                          "--target", "recall=0.9", "--category", "sexual", "--out", str(tuned)])
+    assert th.exit_code == 0, th.output
+    assert run.invoke(app, ["policy", "validate", str(tuned)]).exit_code == 0
+
+    d = run.invoke(app, ["policy", "diff", str(pol), str(tuned), "--cache", str(cache)])
+    assert d.exit_code == 0 and "change overall decision" in d.output
+    assert "sexual=" not in d.output  # ids only, never texts, unless --show-text
