@@ -9,15 +9,14 @@ killed run leaves the previous complete file, never a torn one):
   the video file's bytes; the **fingerprint** covers each scorer's type, model id and params, so
   a new model, new heads or new exemplars all miss the cache and are scored again.
 - `items.parquet` — the labelled items (id, kind, input, labels, scope, input hash). Relabelling
-  rewrites this table without re-scoring.
+  rewrites this table without re-scoring; items of every `tune score` run into one cache
+  accumulate (a later run replaces an id's labels).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,18 +70,14 @@ class Entry:
 
 
 def _write_atomic(table, path: Path) -> None:  # noqa: ANN001 - pyarrow.Table
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pq.write_table(table, f, compression="zstd")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from modpipe.report import write_bytes_atomic
+
+    buf = pa.BufferOutputStream()
+    pq.write_table(table, buf, compression="zstd")
+    write_bytes_atomic(path, buf.getvalue().to_pybytes())
 
 
 class ScoreCache:
