@@ -122,7 +122,7 @@ def test_metrics_match_hand_computed_values(tmp_path):
     assert m.review_share == pytest.approx(2 / 6)  # 0.7 and 0.6 go to review
 
 
-def test_cache_is_reused_and_a_new_model_invalidates_it(tmp_path, monkeypatch):
+def test_cache_is_reused_and_a_new_model_or_preparation_invalidates_it(tmp_path, monkeypatch):
     rows = items(("a", "sexual=0.9", ["sexual"]), ("b", "hate=0.6", ["hate"]),
                  ("c", "sexual=0.9", ["none"]))  # same text as a: scored once
     _, first = scored_cache(tmp_path, rows)
@@ -138,6 +138,12 @@ def test_cache_is_reused_and_a_new_model_invalidates_it(tmp_path, monkeypatch):
     other = policy_text().replace("{type: reads_scores}", "{type: reads_scores, params: {labels: [sexual, hate, x]}}")
     _, fourth = scored_cache(tmp_path, rows, other)
     assert fourth.scored == 2
+    # and so does a change in what the scorers are given (here: prompt normalisation)
+    import modpipe.text.normalize as normalize
+
+    monkeypatch.setattr(normalize, "normalize_prompt", lambda text: [text, text.upper()])
+    _, fifth = scored_cache(tmp_path, rows, other)
+    assert (fifth.scored, fifth.reused) == (2, 1)
 
 
 def test_cache_file_is_parquet_with_every_raw_score(tmp_path):

@@ -7,7 +7,10 @@ killed run leaves the previous complete file, never a torn one):
   input (scorer, label, value, sample, modality, start, end; no evidence, so no matched text),
   the scorer statuses and any input error. The **input hash** is sha256 of the prompt text or of
   the video file's bytes; the **fingerprint** covers each scorer's type, model id and params, so
-  a new model, new heads or new exemplars all miss the cache and are scored again.
+  a new model, new heads or new exemplars all miss the cache and are scored again. Each entry
+  also records a digest of what the scorers were given (`prep`: the normalised prompt variants,
+  or the policy's sampling/extraction settings for a video), so a change in prompt
+  normalisation or frame sampling re-scores too.
 - `items.parquet` — the labelled items (id, kind, input, labels, scope, input hash). Relabelling
   rewrites this table without re-scoring; items of every `tune score` run into one cache
   accumulate (a later run replaces an id's labels).
@@ -66,6 +69,7 @@ class Entry:
     statuses: list[dict[str, Any]]  # ScorerStatus dumps
     error: dict[str, str] | None
     scores: list[dict[str, Any]]  # SCORE_FIELDS each
+    prep: str = ""  # digest of the samples' preparation (prompt variants / sampling settings)
     scored_at: float = field(default_factory=time.time)
 
 
@@ -101,7 +105,8 @@ class ScoreCache:
                 for r in pq.read_table(ep).to_pylist():
                     e = Entry(r["input_hash"], r["fingerprint"], r["kind"], json.loads(r["models"]),
                               json.loads(r["params"]), json.loads(r["statuses"]),
-                              json.loads(r["error"]) if r["error"] else None, r["scores"], r["scored_at"])
+                              json.loads(r["error"]) if r["error"] else None, r["scores"], r.get("prep", ""),
+                              r["scored_at"])
                     self.entries[(e.input_hash, e.fingerprint)] = e
             if ip.is_file():
                 for r in pq.read_table(ip).to_pylist():
@@ -112,8 +117,9 @@ class ScoreCache:
             raise InputError(f"cache {self.path} is unreadable: {exc}",
                              hint="delete it and run `modpipe tune score` again") from None
 
-    def has(self, input_hash: str, fp: str) -> bool:
-        return (input_hash, fp) in self.entries
+    def has(self, input_hash: str, fp: str, prep: str = "") -> bool:
+        e = self.entries.get((input_hash, fp))
+        return e is not None and e.prep == prep
 
     def latest(self) -> dict[str, Entry]:
         """input hash → its most recently scored entry (what report / thresholds / diff use)."""
@@ -146,6 +152,7 @@ class ScoreCache:
             "statuses": [json.dumps(e.statuses) for e in es],
             "error": [json.dumps(e.error) if e.error else None for e in es],
             "scores": pa.array([e.scores for e in es], type=pa.list_(score_t)),
+            "prep": [e.prep for e in es],
             "scored_at": pa.array([e.scored_at for e in es], type=pa.float64()),
         })
         its = list(self.items.values())

@@ -5,7 +5,8 @@ Prompts go through the same seams as the live gate (`Pipeline.gate_samples` then
 through `Pipeline.prepare_scan` + `Pipeline.score_scan`. Raw scores are cached before consent and
 thresholds, so any policy can re-decide them later (`modpipe.tune.evaluate`).
 
-Items whose input hash + scorer fingerprint is already cached are reused, not scored. A batch in
+Items whose input hash + scorer fingerprint + preparation digest (the normalised prompt variants;
+the sampling settings for videos) are already cached are reused, not scored. A batch in
 which a scorer crashed is not cached (it is retried next run); an input error (empty prompt,
 undecodable video) is deterministic and is cached as an error, which decides as `review`.
 """
@@ -13,6 +14,7 @@ undecodable video) is deterministic and is cached as an error, which decides as 
 from __future__ import annotations
 
 import bisect
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -46,6 +48,10 @@ def _row(s: Score, offset: int = 0) -> dict:
             "modality": s.modality.value, "start": s.start, "end": s.end}
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 def _crashed(statuses: dict[str, ScorerStatus]) -> bool:
     return any(st.status != "unavailable" for st in statuses.values())
 
@@ -57,7 +63,9 @@ def score_items(pipe, items: Sequence[LabelledItem], cache: ScoreCache, *, batch
     t0 = time.perf_counter()
     models, params, fp = pipeline_fingerprint(pipe)
     run = ScoreRun()
-    todo_text: dict[str, str] = {}  # input hash → text (identical prompts are scored once)
+    # prompts → samples first (cheap, no model): the variants' digest is part of the cache key
+    todo: dict[str, list[Sample] | ModpipeError] = {}  # input hash → samples (identical prompts once)
+    preps: dict[str, str] = {}
     videos: list[LabelledItem] = []
     for item in items:
         if item.kind == "scan":
@@ -65,29 +73,34 @@ def score_items(pipe, items: Sequence[LabelledItem], cache: ScoreCache, *, batch
             continue
         h = sha256_text(item.input)
         cache.label(item, h)
-        if cache.has(h, fp) or h in todo_text:
-            run.reused += 1
-        else:
-            todo_text[h] = item.input
+        if h not in preps:
+            try:
+                variants: list[Sample] | ModpipeError = pipe.gate_samples(item.input)
+                preps[h] = _digest("\x1f".join(s.text or "" for s in variants))
+            except ModpipeError as exc:
+                variants, preps[h] = exc, _digest(f"error:{type(exc).__name__}")
+            if not cache.has(h, fp, preps[h]):
+                todo[h] = variants
+                continue
+        run.reused += 1
 
     def entry(h: str, kind: str, statuses: dict[str, ScorerStatus], scores: list[dict],
               error: dict | None = None) -> Entry:
         return Entry(h, fp, kind, models, params, [s.model_dump() for s in statuses.values()],
-                     error, scores)
+                     error, scores, preps.get(h, scan_prep))
 
+    scan_prep = _digest(pipe.policy.sampling.model_dump_json() + pipe.policy.extraction.model_dump_json())
     since_save = 0
-    pending = list(todo_text.items())
+    pending = list(todo.items())
     for lo in range(0, len(pending), batch_size):
         batch = pending[lo : lo + batch_size]
         samples: list[Sample] = []
         starts: list[int] = []
         owners: list[str] = []
-        for h, text in batch:
-            try:
-                mine = pipe.gate_samples(text)
-            except ModpipeError as exc:
+        for h, mine in batch:
+            if isinstance(mine, ModpipeError):
                 cache.put(entry(h, "gate", dict(pipe.unavailable), [],
-                                {"type": type(exc).__name__, "message": str(exc)}))
+                                {"type": type(mine).__name__, "message": str(mine)}))
                 run.scored += 1
                 continue
             base = len(samples)
@@ -122,7 +135,7 @@ def score_items(pipe, items: Sequence[LabelledItem], cache: ScoreCache, *, batch
             run.failed += 1
             continue
         cache.label(item, h)
-        if cache.has(h, fp):
+        if cache.has(h, fp, scan_prep):
             run.reused += 1
             continue
         prepared = pipe.prepare_scan(item.input, id=item.id)
