@@ -103,6 +103,7 @@ def report(
     cache: CacheOpt, policy: PolicyReq, audience: AudienceOpt = None,
     html: Annotated[Optional[Path], typer.Option("--html", help="also write an HTML report with plots")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="also write the metrics as JSON")] = None,
+    fold: Annotated[str, typer.Option("--fold", help="all | tune | heldout (the halves `tune thresholds` uses)")] = "all",
 ) -> None:
     """Per category: AUPRC, recall at 1/2/5% FPR, P/R/F1 and confusion at review_at and block_at."""
     from dataclasses import asdict
@@ -114,6 +115,14 @@ def report(
     try:
         t0 = time.perf_counter()
         cached, loaded = _load(cache, policy)
+        if fold != "all":
+            from modpipe.errors import InputError
+            from modpipe.tune.thresholds import heldout_mask
+
+            if fold not in ("tune", "heldout"):
+                raise InputError(f"--fold must be all, tune or heldout (got {fold!r})")
+            held = heldout_mask(cached)
+            cached = cached.subset(held if fold == "heldout" else ~held)
         out = decide_all(cached, loaded, audience)
         ms = category_metrics(cached, out)
         shares = queue_shares(out)
@@ -121,8 +130,8 @@ def report(
     except ModpipeError as exc:
         _fail(exc)
     _warn(out.warnings)
-    typer.echo(f"policy {loaded.name} {loaded.hash[:19]} on {len(cached)} cached items "
-               f"({elapsed:.2f} s, no models run)")
+    typer.echo(f"policy {loaded.name} {loaded.hash[:19]} on {len(cached)} cached items"
+               + ("" if fold == "all" else f" ({fold} fold)") + f" ({elapsed:.2f} s, no models run)")
     typer.echo(format_table(ms))
     typer.echo("\n" + format_confusion(ms))
     typer.echo("\noverall: " + ", ".join(f"{a} {v:.1%}" for a, v in shares.items())

@@ -69,6 +69,10 @@ class CachedSet:
                    value=np.array([s["value"] for s in rows], dtype=np.float64),
                    sample=np.array([s["sample"] for s in rows], dtype=np.int64), pairs=pairs)
 
+    def subset(self, mask: np.ndarray) -> CachedSet:
+        keep = np.flatnonzero(mask)
+        return CachedSet.build([self.items[i] for i in keep], [self.entries[i] for i in keep], self.unscored)
+
     def __len__(self) -> int:
         return len(self.items)
 

@@ -40,7 +40,8 @@ def _figure(cat: str, y: np.ndarray, s: np.ndarray, review_at: float, block_at: 
         if ax1.get_legend_handles_labels()[0]:
             ax1.legend(loc="lower left", fontsize=8)
     ax1.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02), title=f"{cat}: precision–recall")
-    bins = np.linspace(0, 1, 41)
+    top = min(1.0, max(float(s.max(initial=0.0)), block_at) * 1.05) or 1.0  # zoom on where scores are
+    bins = np.linspace(0, top, 41)
     ax2.hist(s[~y], bins=bins, alpha=0.6, label=f"negatives ({(~y).sum()})", log=True)
     ax2.hist(s[y], bins=bins, alpha=0.6, label=f"positives ({y.sum()})", log=True)
     ax2.axvline(review_at, ls="--", c="orange", lw=1)
