@@ -27,7 +27,7 @@ from modpipe.tune.labels import parse_item, read_labels
 from modpipe.tune.metrics import category_metrics
 from modpipe.tune.score import score_items
 from modpipe.tune.thresholds import Target, tune
-from modpipe.types import TEXT_MODALITIES, Score
+from modpipe.types import TEXT_MODALITIES, Modality, Score
 
 
 class ReadParams(BaseModel):
@@ -246,3 +246,50 @@ def test_cli_score_report_thresholds_and_diff(tmp_path):
     d = run.invoke(app, ["policy", "diff", str(pol), str(tuned), "--cache", str(cache)])
     assert d.exit_code == 0 and "change overall decision" in d.output
     assert "sexual=" not in d.output  # ids only, never texts, unless --show-text
+
+
+@register
+class Brightness(Scorer):
+    """Scores each frame by its mean brightness (a stand-in for a visual model)."""
+
+    type = "brightness"
+    modalities = frozenset({Modality.FRAME})
+
+    @classmethod
+    def outputs(cls, params):
+        return frozenset({"bright"})
+
+    @property
+    def model_id(self):
+        return "brightness@1"
+
+    def score(self, samples):
+        return [Score(self.name, "bright", float(s.image.mean() / 255), s.index, s.modality, s.start, s.end)
+                for s in samples]
+
+
+def test_videos_are_cached_by_file_bytes_and_decided_like_a_scan(tmp_path):
+    from modpipe.testing.media import write_video
+
+    dark = np.zeros((64, 96, 3), np.uint8)
+    bright = np.full((64, 96, 3), 230, np.uint8)
+    write_video(tmp_path / "dark.mp4", [dark] * 24, fps=12)
+    write_video(tmp_path / "flash.mp4", [dark] * 12 + [bright] * 12, fps=12)
+    (tmp_path / "broken.mp4").write_bytes(b"not a video")
+    pol = parse_policy(textwrap.dedent("""
+        version: 1
+        name: frames
+        scorers: {eye: {type: brightness}}
+        categories:
+          bright: {signals: [{scorer: eye, label: bright}], review_at: 0.5, block_at: 0.8}
+    """))
+    rows = [parse_item({"id": n, "uri": str(tmp_path / f"{n}.mp4"), "labels": lab}, "t")
+            for n, lab in (("dark", []), ("flash", ["bright"]), ("broken", []))]
+    cache = ScoreCache(tmp_path / "cache")
+    run = score_items(Pipeline(pol, Settings()), rows, cache)
+    assert (run.scored, run.reused) == (3, 0)
+    assert score_items(Pipeline(pol, Settings()), rows, cache).reused == 3
+    cached = CachedSet.load(ScoreCache(cache.path))
+    out = decide_all(cached, pol)
+    by_id = {it.id: int(a) for it, a in zip(cached.items, out.overall, strict=True)}
+    assert by_id == {"dark": 0, "flash": 2, "broken": 1}  # an undecodable file is review, not allow
