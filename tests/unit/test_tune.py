@@ -26,7 +26,7 @@ from modpipe.tune.evaluate import CachedSet, decide_all
 from modpipe.tune.labels import parse_item, read_labels
 from modpipe.tune.metrics import category_metrics
 from modpipe.tune.score import score_items
-from modpipe.tune.thresholds import Target, tune
+from modpipe.tune.thresholds import Target, audience_warnings, tune
 from modpipe.types import TEXT_MODALITIES, Modality, Score
 
 
@@ -173,6 +173,10 @@ def test_threshold_choice_meets_its_target_on_the_held_out_fold(tmp_path):
     assert tuned.policy.categories["sexual"].block_at == ch.new
     assert "# human review from here" in text and "comments survive tuning" in text
     assert tuned.policy.categories["hate"].block_at == 0.8  # other categories untouched
+    assert audience_warnings(tuned) == []
+    teen = text.replace("block_at: 0.8\n", "block_at: 0.8\n    audiences: {teen: {review_at: 0.5, block_at: 0.9}}\n")
+    teen = "audiences: [teen]\n" + teen
+    assert "looser than the tuned base" in audience_warnings(parse_policy(teen))[0]
 
     _, _, (rec,) = tune(cached, parse_policy(policy_text()), [Target.parse("review:recall=0.9")],
                         ["sexual"], policy_text())

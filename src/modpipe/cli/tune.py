@@ -156,7 +156,7 @@ def thresholds(
 ) -> None:
     """Choose review_at/block_at per category for a target (chosen on one fold, checked on the other)."""
     from modpipe.report import write_text_atomic
-    from modpipe.tune.thresholds import Target, format_choices, read_policy_text, tune
+    from modpipe.tune.thresholds import Target, audience_warnings, format_choices, read_policy_text, tune
 
     try:
         targets = [Target.parse(t) for t in target]
@@ -171,6 +171,7 @@ def thresholds(
         _fail(exc)
     typer.echo("chosen on the tuning fold; 'held-out' is the written policy on the other fold")
     typer.echo(format_choices(choices))
+    _warn(audience_warnings(tuned))
     typer.echo(f"→ {out} (valid policy {tuned.name!r} {tuned.hash[:19]}; "
                f"compare: modpipe policy diff {policy} {out} --cache {cache})")
 

@@ -181,6 +181,17 @@ def tune(cached: CachedSet, loaded: LoadedPolicy, targets: list[Target], categor
     return text, tuned, choices
 
 
+def audience_warnings(tuned: LoadedPolicy) -> list[str]:
+    """Audience overrides (not tuned here) that are now looser than the tuned base thresholds."""
+    out = []
+    for c, cat in tuned.policy.categories.items():
+        for aud, th in cat.audiences.items():
+            if th.review_at > cat.review_at or th.block_at > cat.block_at:
+                out.append(f"categories.{c}.audiences.{aud} ({th.review_at}/{th.block_at}) is now looser than "
+                           f"the tuned base ({cat.review_at}/{cat.block_at}); tune it with that audience's data")
+    return out
+
+
 def edit_thresholds(yaml_text: str, new: dict[str, dict[str, float]], header: str) -> str:
     """Set categories.C.review_at / block_at in the YAML text, changing nothing else.
 
