@@ -7,7 +7,8 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.modpipe-installed
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo test test-fast schema clean bench-batch
+.PHONY: install system-deps demo test test-fast schema clean
+.PHONY: bench-batch bench-tune
 
 install: $(STAMP)
 
@@ -38,6 +39,9 @@ schema: install
 
 bench-batch: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/batch_bench.py
+
+bench-tune: install
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/tune_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -150,6 +150,11 @@ from modpipe.cli.batch import batch as _batch  # noqa: E402 - command groups reg
 
 app.command("batch")(_batch)
 
+from modpipe.cli import tune as _tune  # noqa: E402 - its own group; light at import time
+
+app.add_typer(_tune.app, name="tune")
+policy_app.command("diff")(_tune.policy_diff)
+
 
 def main() -> None:
     app()
