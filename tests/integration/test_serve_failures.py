@@ -178,8 +178,9 @@ def test_a_policy_that_cannot_load_keeps_readyz_503_with_the_reason(tmp_path):
 
 # ------------------------------------------------------------------ fuzzing the request schemas
 
+texts = st.text(max_size=40) | st.text(st.characters(categories=["Cs"]) | st.characters(), max_size=8)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | texts,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=12,
 )

@@ -20,6 +20,7 @@ import asyncio
 import base64
 import binascii
 import hmac
+import json
 import logging
 import os
 import re
@@ -32,7 +33,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
-from fastapi.exceptions import HTTPException
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import HTTPException, RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -222,6 +224,12 @@ def create_app(pipeline=None, settings: Settings | None = None, *,  # noqa: ANN0
     async def _modpipe_error(request: Request, exc: ModpipeError) -> JSONResponse:
         headers = {"Retry-After": "5"} if isinstance(exc, ModelUnavailableError) else None
         return JSONResponse(_error_body(exc), status_code=http_status(exc), headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        # FastAPI's 422 body, but ASCII-escaped: the echoed input may hold lone surrogates
+        body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True, default=str)
+        return Response(body, status_code=422, media_type="application/json")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
