@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.modpipe-installed
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo test test-fast schema clean bench-batch
+.PHONY: install system-deps demo test test-fast schema clean bench-batch bench-serve
 
 install: $(STAMP)
 
@@ -38,6 +38,10 @@ schema: install
 
 bench-batch: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/batch_bench.py
+
+# HTTP load benchmark on loopback (BENCH_ARGS="--duration 10" for a short run).
+bench-serve: install
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/serve_load.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -73,8 +73,8 @@ def moderation_result(d: Decision, *, has_text: bool, has_images: bool,
         present = [d.categories[c] for c in ours if c in d.categories]
         categories[name] = any(r.action != "allow" for r in present)
         scores[name] = max((r.score for r in present), default=0.0)
-        kinds = ["text"] if has_text else []
-        if has_images and any(c in image_cats for c in ours):
+        kinds = ["text"] if has_text and present else []  # nothing scored it: no input type
+        if has_images and any(c in image_cats for c in ours if c in d.categories):
             kinds.append("image")
         applied[name] = kinds
     return {
