@@ -24,11 +24,9 @@ def serve(
     """Serve /v1/gate, /v1/moderations, /v1/scan, /healthz, /readyz and /docs.
 
     Models load in the background after start-up; /readyz answers 200 once they have."""
-    import logging
-
     import uvicorn
 
-    from modpipe.errors import PolicyError
+    from modpipe.errors import PolicyError, exit_code
     from modpipe.policy import load_policy
 
     if policy is not None:
@@ -36,16 +34,21 @@ def serve(
             load_policy(policy)  # fail fast, before any worker starts
         except PolicyError as exc:
             typer.echo(f"modpipe: error: {exc}", err=True)
-            raise typer.Exit(3) from None
+            raise typer.Exit(exit_code(exc)) from None
         os.environ["MODPIPE_POLICY"] = str(policy.resolve())  # workers build from the environment
     os.environ["MODPIPE_SERVE_BATCH"] = f"{batch_max},{batch_window_ms}"
-    logging.getLogger("modpipe").setLevel(log_level.upper())
+    os.environ["MODPIPE_LOG_LEVEL"] = log_level.upper()
     uvicorn.run("modpipe.cli.serve:app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, access_log=False)
 
 
 def app_from_env():  # noqa: ANN201 - the uvicorn factory, one call per worker process
-    from modpipe.serve import create_app
+    import logging
 
+    from modpipe.serve import create_app
+    from modpipe.settings import get_settings
+
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")  # no-op where configured
+    logging.getLogger("modpipe").setLevel(get_settings().log_level.upper())
     batch_max, window = os.environ.get("MODPIPE_SERVE_BATCH", "32,3.0").split(",")
     return create_app(batch_max=int(batch_max), batch_window_ms=float(window))
