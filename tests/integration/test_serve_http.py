@@ -210,6 +210,8 @@ def test_api_keys_guard_the_v1_endpoints(pipeline, tmp_path):
         ok = c.post("/v1/moderations", json={"input": "hi"}, headers={"Authorization": "Bearer k-two"})
         assert ok.status_code == 200
         assert c.get("/healthz").status_code == 200 and c.get("/readyz").status_code == 200
+        anonymous_upload = c.post("/v1/scan", files={"file": ("v.mp4", b"\0" * 100_000)})
+        assert anonymous_upload.status_code == 401  # refused before the body is read
 
 
 def test_no_prompt_text_reaches_the_logs(client, caplog):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hmac
 import json
 import logging
 import os
@@ -45,7 +44,7 @@ from modpipe.errors import (
 )
 from modpipe.serve import openai_compat
 from modpipe.serve.batcher import GateBatcher
-from modpipe.serve.middleware import AccessLog, BodyLimit
+from modpipe.serve.middleware import UNAUTHORIZED, AccessLog, BodyLimit, RequireKey, key_ok
 from modpipe.serve.schemas import GateRequest, ModerationRequest, ModerationResponse
 from modpipe.settings import Settings, get_settings
 from modpipe.types import Decision, ErrorInfo, ScorerStatus
@@ -150,14 +149,11 @@ _bearer = HTTPBearer(auto_error=False, description="one of MODPIPE_API_KEYS (whe
 
 
 def auth(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
-    """`Authorization: Bearer KEY` when MODPIPE_API_KEYS is set; 401 otherwise."""
+    """`Authorization: Bearer KEY` when MODPIPE_API_KEYS is set (`RequireKey` already refused
+    others before their body was read; this declares the scheme in OpenAPI and checks again)."""
     keys = request.app.state.service.keys
-    if not keys:
-        return
-    given = (creds.credentials if creds is not None else "").encode()
-    if not any(hmac.compare_digest(given, k.encode()) for k in keys):
-        raise HTTPException(401, "missing or wrong API key (Authorization: Bearer KEY)",
-                            headers={"WWW-Authenticate": "Bearer"})
+    if keys and not key_ok(creds.credentials if creds is not None else "", keys):
+        raise HTTPException(401, UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
 
 
 def _scan_file(pipeline, path: str, user: str | None, audience: str | None, rid: str) -> Decision:  # noqa: ANN001
@@ -218,7 +214,8 @@ def create_app(pipeline=None, settings: Settings | None = None, *,  # noqa: ANN0
     limits = {"/v1/gate": settings.max_json_bytes, "/v1/moderations": settings.max_json_bytes,
               "/v1/scan": settings.max_upload_bytes + MULTIPART_SLACK}
     app.add_middleware(BodyLimit, limit_for=limits.get)
-    app.add_middleware(AccessLog)
+    app.add_middleware(RequireKey, keys=svc.keys)
+    app.add_middleware(AccessLog)  # outermost: logs every answer, 401 and 413 included
 
     @app.exception_handler(ModpipeError)
     async def _modpipe_error(request: Request, exc: ModpipeError) -> JSONResponse:
