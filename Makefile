@@ -8,7 +8,7 @@ STAMP := $(VENV)/.modpipe-installed
 PYTEST_ARGS ?=
 
 .PHONY: install system-deps demo test test-fast schema clean
-.PHONY: bench-batch bench-tune
+.PHONY: bench-batch bench-tune bench-serve
 
 install: $(STAMP)
 
@@ -42,6 +42,10 @@ bench-batch: install
 
 bench-tune: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/tune_bench.py
+
+# HTTP load benchmark on loopback (BENCH_ARGS="--duration 10" for a short run).
+bench-serve: install
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/serve_load.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

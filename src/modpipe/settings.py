@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     ray_address: str | None = None
     max_prompt_chars: int = Field(8_000, ge=1)
     max_upload_bytes: int = Field(200 * 1024 * 1024, ge=1)
+    max_json_bytes: int = Field(
+        8 * 1024 * 1024, ge=1, description="largest JSON request body the HTTP service reads"
+    )
     request_timeout_s: float = Field(30.0, gt=0)
     api_keys: str | None = Field(None, description="comma-separated API keys; unset = no auth")
     log_level: str = "INFO"
