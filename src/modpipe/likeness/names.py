@@ -1,0 +1,182 @@
+"""Find public-figure names and aliases in prompts, transcripts and OCR text.
+
+Works for any names a user imports; nothing is tuned per name.
+
+1. Text is folded (`fold_for_matching`: NFKC, homoglyphs → ASCII, zero-width characters
+   removed, leetspeak mapped, spaced-out letters rejoined, lowercase) and split into tokens.
+2. Every name variant (the display name, its aliases, and first+last of names with middle
+   parts) becomes one *key*: its tokens joined without spaces, doubled letters squeezed
+   ("Jennifer Aniston" → "jenifaniston"). Text windows of 1…k consecutive tokens are joined the
+   same way, so "tay lor swift", "TaylorSwift" and "t a y l o r s w i f t" all give one key.
+3. Exact keys are a dict lookup; near-misspellings use a SymSpell deletion index (edit
+   distance ≤ 1 for keys of 8–11 letters, ≤ 2 from 12), verified with rapidfuzz's OSA
+   distance. Cost is O(prompt tokens × window × deletions), independent of the gallery size.
+4. False-positive guards: short keys (< 8 letters) match exactly only; a single-token variant
+   (a mononym or one-word alias) is used only when it is *distinctive*: 5+ letters, not an
+   English dictionary word (Webster's 2nd + GCIDE, which include given names) and not the first
+   name of anyone else in the gallery. A first or last name alone is never a match.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+# TEMPORARY until branch `gate` lands modpipe.text.normalize.fold_for_matching in main: then this
+# block is replaced by `from modpipe.text.normalize import fold_for_matching`.
+import unicodedata  # noqa: E402
+
+_ZW = re.compile(r"[\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u034f\u180e]")
+_HOMO = str.maketrans("аеорсхуіјԁɡЅАВЕКМНОРСТХΑΒΕΗΙΚΜΝΟΡΤΧΥΖνοα", "aeopcxyijdgSABEKMHOPCTXABEHIKMNOPTXYZvoa")
+_LEET = str.maketrans("013457@$!|", "oieastasil")
+_SPACED = re.compile(r"\b(?:[a-z0-9@$] ){2,}[a-z0-9@$]\b")
+_LEETY = re.compile(r"[a-z0-9@$!|]*[a-z][a-z0-9@$!|]*|[0-9@$!|]+[a-z][a-z0-9@$!|]*")
+
+
+def fold_for_matching(text: str) -> str:
+    text = _ZW.sub("", unicodedata.normalize("NFKC", text)).translate(_HOMO)
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    text = re.sub(r"\s+", " ", text.lower())
+    text = _SPACED.sub(lambda m: m.group().replace(" ", ""), text)
+    text = _LEETY.sub(lambda m: m.group().translate(_LEET), text)
+    return re.sub(r"([a-z])\1{2,}", r"\1", text).strip()
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+_SQUEEZE = re.compile(r"(.)\1+")
+_SUFFIXES = {"jr", "sr", "ii", "iii", "iv", "phd", "md"}
+MAX_WINDOW = 6  # text tokens joined into one candidate key
+
+
+def squeeze(s: str) -> str:
+    return _SQUEEZE.sub(r"\1", s)
+
+
+def max_distance(n: int) -> int:
+    """Edits allowed for a key of n letters (after squeezing)."""
+    return 0 if n < 8 else 1 if n < 12 else 2
+
+
+@lru_cache(maxsize=1)
+def dictionary_words() -> frozenset[str]:
+    """Lower-case English words incl. common given names (english-words: web2 + gcide)."""
+    from english_words import get_english_words_set
+
+    return frozenset(get_english_words_set(["web2", "gcide"], lower=True, alpha=True))
+
+
+def _deletes(key: str, d: int) -> set[str]:
+    out, frontier = {key}, {key}
+    for _ in range(d):
+        frontier = {w[:i] + w[i + 1:] for w in frontier for i in range(len(w))}
+        out |= frontier
+    return out
+
+
+@dataclass(frozen=True)
+class Variant:
+    person_id: str
+    name: str  # the person's display name
+    kind: str
+    variant: str  # the spelling that matched (display name or alias)
+    tokens: int
+
+
+@dataclass(frozen=True)
+class NameMatch:
+    person_id: str
+    name: str
+    kind: str
+    variant: str
+    matched: str  # the folded text that matched
+    span: tuple[int, int]  # character span in the folded text
+    distance: int  # edit distance (0 = exact after folding)
+
+
+class NameMatcher:
+    """Index of name keys; `find(text)` returns the best match per person, in text order."""
+
+    def __init__(self, people: Iterable[tuple[str, str, str, Iterable[str]]]) -> None:
+        """`people`: (person_id, display name, kind, aliases) tuples."""
+        from rapidfuzz.distance import OSA
+
+        self._osa = OSA.distance
+        self.exact: dict[str, list[Variant]] = {}
+        self.fuzzy: dict[str, set[str]] = {}
+        people = list(people)
+        first_names: dict[str, set[str]] = {}  # first token of multi-token names → who has it
+        for pid, name, _, aliases in people:
+            for v in (name, *aliases):
+                if len(t := _TOKEN.findall(fold_for_matching(v))) > 1:
+                    first_names.setdefault(squeeze(t[0]), set()).add(pid)
+        self.skipped: list[str] = []  # single-token variants judged not distinctive
+        for pid, name, kind, aliases in people:
+            for v in {name, *aliases}:
+                for toks in self._variant_tokens(v):
+                    key = squeeze("".join(toks))
+                    if len(toks) == 1 and not self._distinctive(key, first_names.get(key, set()) - {pid}):
+                        self.skipped.append(v)
+                        continue
+                    self._add(key, Variant(pid, name, kind, v, len(toks)))
+        self.n_keys = len(self.exact)
+
+    @staticmethod
+    def _variant_tokens(v: str) -> list[list[str]]:
+        toks = [t for t in _TOKEN.findall(fold_for_matching(v)) if t not in _SUFFIXES]
+        out = [toks] if toks else []
+        if len(toks) > 2:  # "John F Kennedy" → also "John Kennedy"
+            out.append([toks[0], toks[-1]])
+        return out
+
+    @staticmethod
+    def _distinctive(key: str, others_first_name: set[str]) -> bool:
+        return len(key) >= 5 and not others_first_name and key not in dictionary_words()
+
+    def _add(self, key: str, v: Variant) -> None:
+        entries = self.exact.setdefault(key, [])
+        if all(e.person_id != v.person_id for e in entries):
+            entries.append(v)
+        d = max_distance(len(key)) if v.tokens > 1 or len(key) >= 8 else 0
+        for dk in _deletes(key, d) if d else ():
+            self.fuzzy.setdefault(dk, set()).add(key)
+
+    def _lookup(self, cand: str) -> tuple[str, int] | None:
+        if cand in self.exact:
+            return cand, 0
+        d = max_distance(len(cand) + 1)  # a deletion may have shortened a valid key
+        if not d:
+            return None
+        best: tuple[str, int] | None = None
+        for dk in _deletes(cand, d):
+            for key in self.fuzzy.get(dk, ()):
+                lim = max_distance(len(key))
+                dist = self._osa(cand, key, score_cutoff=lim)
+                if dist <= lim and (best is None or dist < best[1]):
+                    best = (key, dist)
+        return best
+
+    def find(self, text: str) -> list[NameMatch]:
+        folded = fold_for_matching(text)
+        toks = [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(folded)]
+        best: dict[str, NameMatch] = {}
+        for i in range(len(toks)):
+            cand = ""
+            for j in range(i, min(len(toks), i + MAX_WINDOW)):
+                cand = squeeze(cand + toks[j][0])
+                if len(cand) > 40:
+                    break
+                hit = self._lookup(cand)
+                if hit is None:
+                    continue
+                key, dist = hit
+                span = (toks[i][1], toks[j][2])
+                for v in self.exact[key]:
+                    if v.tokens == 1 and (dist or j > i):  # mononyms: one whole token, exact
+                        continue
+                    m = NameMatch(v.person_id, v.name, v.kind, v.variant, folded[span[0]:span[1]], span, dist)
+                    old = best.get(v.person_id)
+                    if old is None or (m.distance, m.span[1] - m.span[0]) < (old.distance, old.span[1] - old.span[0]):
+                        best[v.person_id] = m
+        return sorted(best.values(), key=lambda m: m.span)
