@@ -8,9 +8,11 @@ Works for any names a user imports; nothing is tuned per name.
    parts) becomes one *key*: its tokens joined without spaces, doubled letters squeezed
    ("Jennifer Aniston" → "jenifaniston"). Text windows of 1…k consecutive tokens are joined the
    same way, so "tay lor swift", "TaylorSwift" and "t a y l o r s w i f t" all give one key.
-3. Exact keys are a dict lookup; near-misspellings use a SymSpell deletion index (edit
-   distance ≤ 1 for keys of 8–11 letters, ≤ 2 from 12), verified with rapidfuzz's OSA
-   distance. Cost is O(prompt tokens × window × deletions), independent of the gallery size.
+3. Exact keys are a dict lookup; near-misspellings use a SymSpell deletion index on the
+   first 7 letters (edit distance ≤ 1 for keys of 8–11 letters, ≤ 2 from 12), verified in
+   full with rapidfuzz's OSA distance (a swap of two letters is one edit). Cost is
+   O(prompt tokens × window × deletions of a 7-letter prefix), independent of gallery size.
+   A misspelt multi-word window must line up with the name word by word (short words exact).
 4. False-positive guards: short keys (< 8 letters) match exactly only; a single-token variant
    (a mononym or one-word alias) is used only when it is *distinctive*: 5+ letters, not an
    English dictionary word (Webster's 2nd + GCIDE, which include given names) and not the first
@@ -48,6 +50,7 @@ _TOKEN = re.compile(r"[a-z0-9]+")
 _SQUEEZE = re.compile(r"(.)\1+")
 _SUFFIXES = {"jr", "sr", "ii", "iii", "iv", "phd", "md"}
 MAX_WINDOW = 6  # text tokens joined into one candidate key
+PREFIX = 7  # SymSpell prefix: deletions are indexed on the first 7 letters, verified in full
 
 
 def squeeze(s: str) -> str:
@@ -81,7 +84,7 @@ class Variant:
     name: str  # the person's display name
     kind: str
     variant: str  # the spelling that matched (display name or alias)
-    tokens: int
+    tokens: tuple[str, ...]  # its folded, squeezed tokens
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,8 @@ class NameMatcher:
             for v in (name, *aliases):
                 if len(t := _TOKEN.findall(fold_for_matching(v))) > 1:
                     first_names.setdefault(squeeze(t[0]), set()).add(pid)
+        self._cache: dict[tuple[str, int], list[tuple[str, int]]] = {}
+        self.max_len = 0  # longest key + its allowed edits: longer windows cannot match
         self.skipped: list[str] = []  # single-token variants judged not distinctive
         for pid, name, kind, aliases in people:
             for v in {name, *aliases}:
@@ -119,15 +124,18 @@ class NameMatcher:
                     if len(toks) == 1 and not self._distinctive(key, first_names.get(key, set()) - {pid}):
                         self.skipped.append(v)
                         continue
-                    self._add(key, Variant(pid, name, kind, v, len(toks)))
+                    self._add(key, Variant(pid, name, kind, v, tuple(squeeze(t) for t in toks)))
         self.n_keys = len(self.exact)
 
     @staticmethod
     def _variant_tokens(v: str) -> list[list[str]]:
-        toks = [t for t in _TOKEN.findall(fold_for_matching(v)) if t not in _SUFFIXES]
+        toks = _TOKEN.findall(fold_for_matching(v))
+        while len(toks) > 1 and (toks[-1] in _SUFFIXES or len(toks[-1]) == 1):  # Jr., III (folded "i")
+            toks.pop()
         out = [toks] if toks else []
-        if len(toks) > 2:  # "John F Kennedy" → also "John Kennedy"
-            out.append([toks[0], toks[-1]])
+        words = [t for t in toks if len(t) > 1]
+        if len(words) >= 2 and words != toks or len(words) > 2:  # "John F. Kennedy" → "John Kennedy"
+            out.append([words[0], words[-1]])
         return out
 
     @staticmethod
@@ -138,9 +146,34 @@ class NameMatcher:
         entries = self.exact.setdefault(key, [])
         if all(e.person_id != v.person_id for e in entries):
             entries.append(v)
-        d = max_distance(len(key)) if v.tokens > 1 or len(key) >= 8 else 0
-        for dk in _deletes(key, d) if d else ():
+        # near-misspellings only for variants made of real words (no initials, no "un" in Kim Jong Un)
+        d = max_distance(len(key)) if all(len(t) >= 3 for t in v.tokens) else 0
+        self.max_len = max(self.max_len, len(key) + d)
+        for dk in _deletes(key[:PREFIX], d) if d else ():
             self.fuzzy.setdefault(dk, set()).add(key)
+
+    def _fuzzy_ok(self, words: list[str], tokens: tuple[str, ...]) -> bool:
+        """A misspelt window must line up with the name word by word (each word within its own
+        edit budget: < 5 letters exact, 5–7 one edit, 8+ two), unless it is one run-together
+        token ("taylorswfit"). Stops "to thanks" ≈ "Tom Hanks", "a new house" ≈ "Dan Newhouse"."""
+        if len(words) == 1:
+            return True
+        return len(words) == len(tokens) and all(
+            self._osa(w, t, score_cutoff=lim) <= lim
+            for w, t in zip(words, tokens, strict=True)
+            for lim in (0 if len(t) < 5 else 1 if len(t) < 8 else 2,))
+
+    def _candidates(self, prefix: str, d: int) -> list[tuple[str, int]]:
+        """Keys whose 7-letter prefix is within d deletions of `prefix` (cached: consecutive
+        windows from one start token share their prefix)."""
+        hit = self._cache.get((prefix, d))
+        if hit is None:
+            keys = {k for dk in _deletes(prefix, d) for k in self.fuzzy.get(dk, ())}
+            hit = [(k, max_distance(len(k))) for k in keys]
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+            self._cache[(prefix, d)] = hit
+        return hit
 
     def _lookup(self, cand: str) -> tuple[str, int] | None:
         if cand in self.exact:
@@ -149,9 +182,8 @@ class NameMatcher:
         if not d:
             return None
         best: tuple[str, int] | None = None
-        for dk in _deletes(cand, d):
-            for key in self.fuzzy.get(dk, ()):
-                lim = max_distance(len(key))
+        for key, lim in self._candidates(cand[:PREFIX], d):
+            if abs(len(key) - len(cand)) <= lim:
                 dist = self._osa(cand, key, score_cutoff=lim)
                 if dist <= lim and (best is None or dist < best[1]):
                     best = (key, dist)
@@ -165,15 +197,18 @@ class NameMatcher:
             cand = ""
             for j in range(i, min(len(toks), i + MAX_WINDOW)):
                 cand = squeeze(cand + toks[j][0])
-                if len(cand) > 40:
+                if len(cand) > self.max_len:
                     break
                 hit = self._lookup(cand)
                 if hit is None:
                     continue
                 key, dist = hit
                 span = (toks[i][1], toks[j][2])
+                words = [squeeze(t[0]) for t in toks[i:j + 1]]
                 for v in self.exact[key]:
-                    if v.tokens == 1 and (dist or j > i):  # mononyms: one whole token, exact
+                    if len(v.tokens) == 1 and (dist or j > i):  # mononyms: one whole token, exact
+                        continue
+                    if dist and not self._fuzzy_ok(words, v.tokens):
                         continue
                     m = NameMatch(v.person_id, v.name, v.kind, v.variant, folded[span[0]:span[1]], span, dist)
                     old = best.get(v.person_id)
