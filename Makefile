@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.modpipe-installed
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo test test-fast schema clean bench-batch
+.PHONY: install system-deps demo test test-fast schema clean bench-batch bench-likeness
 
 install: $(STAMP)
 
@@ -39,5 +39,11 @@ schema: install
 bench-batch: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/batch_bench.py
 
+bench-likeness: install
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/likeness_bench.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+bench-likeness: install
+	$(PY) benchmarks/likeness_bench.py

@@ -191,12 +191,13 @@ class NameMatcher:
 
     def find(self, text: str) -> list[NameMatch]:
         folded = fold_for_matching(text)
-        toks = [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(folded)]
+        toks = [(squeeze(m.group()), m.start(), m.end()) for m in _TOKEN.finditer(folded)]
         best: dict[str, NameMatch] = {}
         for i in range(len(toks)):
             cand = ""
             for j in range(i, min(len(toks), i + MAX_WINDOW)):
-                cand = squeeze(cand + toks[j][0])
+                t = toks[j][0]
+                cand += t[1:] if cand and cand[-1] == t[0] else t  # squeezed across the joint
                 if len(cand) > self.max_len:
                     break
                 hit = self._lookup(cand)
@@ -204,7 +205,7 @@ class NameMatcher:
                     continue
                 key, dist = hit
                 span = (toks[i][1], toks[j][2])
-                words = [squeeze(t[0]) for t in toks[i:j + 1]]
+                words = [t[0] for t in toks[i:j + 1]]
                 for v in self.exact[key]:
                     if len(v.tokens) == 1 and (dist or j > i):  # mononyms: one whole token, exact
                         continue
