@@ -121,8 +121,13 @@ class Pipeline:
 
     def decide(self, kind: str, scores: list[Score], statuses: dict[str, ScorerStatus],
                audience: str | None, *, error: ErrorInfo | None = None, **fields: Any) -> Decision:
-        return decide(self.policy, self.provenance, kind, scores, statuses, audience,
-                      error=error, **fields)
+        d = decide(self.policy, self.provenance, kind, scores, statuses, audience,
+                   error=error, **fields)
+        if any(s.evidence.get("consent") == "granted" for s in scores):
+            from modpipe.likeness.consent import consent_reasons
+
+            d = d.model_copy(update={"reasons": [*d.reasons, *consent_reasons(scores)]})
+        return d
 
     # ------------------------------------------------------------------ pre-generation gate
 

@@ -85,7 +85,9 @@ def test_a_video_of_an_enrolled_figure_blocks_until_granted_and_again_after_revo
     assert seg.start >= 0.9 and seg.end <= 3.1 and len(seg.evidence["box"]) == 4
 
     likeness("grant", "--person", "jolie", "--user", "bob")
-    assert pipe.scan(video, user="bob").action == "allow"
+    d = pipe.scan(video, user="bob")
+    assert d.action == "allow"
+    assert any("Angelina Jolie (jolie) matched by faces" in r and "allowed by consent grant" in r for r in d.reasons)
     assert pipe.scan(video, user="carol").action == "block"   # consent is per user
 
     likeness("revoke", "--person", "jolie", "--user", "bob")

@@ -129,3 +129,23 @@ def test_several_processes_write_at_once_without_losing_a_row(tmp_path):
     reg = Registry(path)
     assert len(reg.people()) == 120 and len(reg.grants(active_only=True)) == 120
     assert len(reg.audit()) == 240 and reg.version() == 240
+
+
+def test_apply_consent_zeroes_only_consented_matches_and_says_why(reg):
+    from modpipe.likeness.consent import apply_consent
+    from modpipe.types import Modality, Score
+
+    reg.import_names([{"id": "star", "name": "Star Person"}, {"id": "cam", "name": "Cam Owner", "kind": "cameo_owner"}])
+    g = reg.grant("star", "bob")
+
+    def match(pid: str) -> Score:
+        return Score("names", "match", 1.0, 0, Modality.PROMPT, evidence={"person_id": pid})
+
+    other = Score("text", "sexual", 0.9, 0, Modality.PROMPT)
+    out = apply_consent([match("star"), match("cam"), other], "bob", reg)
+    assert out[0].value == 0.0 and out[0].evidence["consent"] == "granted" and out[0].evidence["grant_id"] == g.id
+    assert out[1].value == 1.0 and out[1].evidence["consent"] == "none"  # cameo owners: blocked unless granted
+    assert out[2] is other
+    assert apply_consent([match("star")], "carol", reg)[0].value == 1.0
+    reg.revoke("star", "bob")
+    assert apply_consent([match("star")], "bob", reg)[0].evidence["consent"] == "revoked"

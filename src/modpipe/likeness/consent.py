@@ -39,3 +39,18 @@ def apply_consent(scores: Sequence[Score], user: str | None, registry: Registry)
         else:
             out.append(s.with_value(s.value, consent="none"))
     return out
+
+
+def consent_reasons(scores: Sequence[Score]) -> list[str]:
+    """One line per person whose match was waived by consent, for the decision's reasons
+    (a waived match scores 0, so it leaves no segment; this keeps it visible and auditable)."""
+    seen: dict[str, str] = {}
+    for s in sorted(scores, key=lambda s: -s.evidence.get("raw_score", 0.0)):
+        ev = s.evidence
+        if ev.get("consent") == "granted" and ev["person_id"] not in seen:
+            who = "everyone" if ev.get("grantee") == "*" else ev.get("grantee")
+            where = f"{s.start:.2f}-{s.end:.2f}s" if s.start is not None and s.end is not None else s.modality.value
+            seen[ev["person_id"]] = (f"likeness: {ev.get('name')} ({ev['person_id']}) matched by {s.scorer} "
+                                     f"at {where} (score {ev.get('raw_score', 0):.2f}); allowed by consent "
+                                     f"grant {ev.get('grant_id')} to {who} since {ev.get('granted_at')}")
+    return list(seen.values())

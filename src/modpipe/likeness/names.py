@@ -26,25 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-
-# TEMPORARY until branch `gate` lands modpipe.text.normalize.fold_for_matching in main: then this
-# block is replaced by `from modpipe.text.normalize import fold_for_matching`.
-import unicodedata  # noqa: E402
-
-_ZW = re.compile(r"[\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u034f\u180e]")
-_HOMO = str.maketrans("аеорсхуіјԁɡЅАВЕКМНОРСТХΑΒΕΗΙΚΜΝΟΡΤΧΥΖνοα", "aeopcxyijdgSABEKMHOPCTXABEHIKMNOPTXYZvoa")
-_LEET = str.maketrans("013457@$!|", "oieastasil")
-_SPACED = re.compile(r"\b(?:[a-z0-9@$] ){2,}[a-z0-9@$]\b")
-_LEETY = re.compile(r"[a-z0-9@$!|]*[a-z][a-z0-9@$!|]*|[0-9@$!|]+[a-z][a-z0-9@$!|]*")
-
-
-def fold_for_matching(text: str) -> str:
-    text = _ZW.sub("", unicodedata.normalize("NFKC", text)).translate(_HOMO)
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    text = re.sub(r"\s+", " ", text.lower())
-    text = _SPACED.sub(lambda m: m.group().replace(" ", ""), text)
-    text = _LEETY.sub(lambda m: m.group().translate(_LEET), text)
-    return re.sub(r"([a-z])\1{2,}", r"\1", text).strip()
+from modpipe.text.normalize import fold_for_matching
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 _SQUEEZE = re.compile(r"(.)\1+")
