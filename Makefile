@@ -44,6 +44,3 @@ bench-likeness: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache
-
-bench-likeness: install
-	$(PY) benchmarks/likeness_bench.py
