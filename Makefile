@@ -8,7 +8,7 @@ STAMP := $(VENV)/.modpipe-installed
 PYTEST_ARGS ?=
 
 .PHONY: install system-deps demo test test-fast schema clean
-.PHONY: bench-batch bench-tune bench-serve
+.PHONY: bench-batch bench-tune bench-serve bench-likeness
 
 install: $(STAMP)
 
@@ -46,6 +46,9 @@ bench-tune: install
 # HTTP load benchmark on loopback (BENCH_ARGS="--duration 10" for a short run).
 bench-serve: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/serve_load.py $(BENCH_ARGS)
+
+bench-likeness: install
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/likeness_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -105,13 +105,29 @@ class Pipeline:
         return scores, statuses
 
     def apply_consent(self, scores: list[Score], user: str | None) -> list[Score]:
-        """Hook for likeness consent (a consented match for this user is not a violation)."""
-        return scores
+        """Likeness consent: a match for a person who granted consent to this user (or everyone)
+        stops counting (modpipe.likeness.consent). If the registry cannot be read, the matches
+        keep their values (fail closed) and say so in their evidence."""
+        if not any("person_id" in s.evidence for s in scores):
+            return scores
+        from modpipe.likeness import get_registry
+        from modpipe.likeness.consent import apply_consent
+
+        try:
+            return apply_consent(scores, user, get_registry(self.resources))
+        except ModpipeError as exc:
+            log.error("SAFETY: consent lookup failed (%s); likeness matches count", type(exc).__name__)
+            return [s.with_value(s.value, consent="error") if "person_id" in s.evidence else s for s in scores]
 
     def decide(self, kind: str, scores: list[Score], statuses: dict[str, ScorerStatus],
                audience: str | None, *, error: ErrorInfo | None = None, **fields: Any) -> Decision:
-        return decide(self.policy, self.provenance, kind, scores, statuses, audience,
-                      error=error, **fields)
+        d = decide(self.policy, self.provenance, kind, scores, statuses, audience,
+                   error=error, **fields)
+        if any(s.evidence.get("consent") == "granted" for s in scores):
+            from modpipe.likeness.consent import consent_reasons
+
+            d = d.model_copy(update={"reasons": [*d.reasons, *consent_reasons(scores)]})
+        return d
 
     # ------------------------------------------------------------------ pre-generation gate
 

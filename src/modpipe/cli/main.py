@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 from modpipe.cli.serve import serve_app
+from modpipe.cli.likeness import app as likeness_app
 from modpipe.errors import InputError, ModpipeError, exit_code
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ app = typer.Typer(
 policy_app = typer.Typer(no_args_is_help=True, help="Validate and inspect policies.")
 app.add_typer(policy_app, name="policy")
 app.add_typer(serve_app, name="serve")
+app.add_typer(likeness_app, name="likeness")
 
 PolicyOpt = Annotated[Optional[Path], typer.Option("--policy", "-p", help="policy YAML (default: shipped default)")]
 UserOpt = Annotated[Optional[str], typer.Option("--user", "-u", help="requesting user id (for likeness consent)")]

@@ -21,6 +21,8 @@ BUILTIN: dict[str, str] = {
     "lexicon": "modpipe.scorers.lexicon:LexiconScorer",
     "nudenet": "modpipe.scorers.nudity:NudeNetScorer",
     "clip_zeroshot": "modpipe.scorers.clip_zeroshot:ClipZeroShotScorer",
+    "face_likeness": "modpipe.scorers.face_likeness:FaceLikenessScorer",
+    "name_match": "modpipe.scorers.name_match:NameMatchScorer",
 }
 
 _extra: dict[str, type[Scorer]] = {}
