@@ -14,8 +14,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from modpipe.cli.serve import serve_app
-from modpipe.cli.likeness import app as likeness_app
 from modpipe.errors import InputError, ModpipeError, exit_code
 
 app = typer.Typer(
@@ -24,8 +22,6 @@ app = typer.Typer(
 )
 policy_app = typer.Typer(no_args_is_help=True, help="Validate and inspect policies.")
 app.add_typer(policy_app, name="policy")
-app.add_typer(serve_app, name="serve")
-app.add_typer(likeness_app, name="likeness")
 
 PolicyOpt = Annotated[Optional[Path], typer.Option("--policy", "-p", help="policy YAML (default: shipped default)")]
 UserOpt = Annotated[Optional[str], typer.Option("--user", "-u", help="requesting user id (for likeness consent)")]
@@ -150,13 +146,16 @@ def models(policy: PolicyOpt = None) -> None:
         typer.echo(f"{name:12s} {st.status:12s} {st.message}")
 
 
-from modpipe.cli.batch import batch as _batch  # noqa: E402 - command groups register after core
+# Command groups that live in their own modules (each light at import time) register here.
+from modpipe.cli import tune as _tune  # noqa: E402
+from modpipe.cli.batch import batch as _batch  # noqa: E402
+from modpipe.cli.likeness import app as _likeness_app  # noqa: E402
+from modpipe.cli.serve import serve_app as _serve_app  # noqa: E402
 
 app.command("batch")(_batch)
-
-from modpipe.cli import tune as _tune  # noqa: E402 - its own group; light at import time
-
+app.add_typer(_likeness_app, name="likeness")
 app.add_typer(_tune.app, name="tune")
+app.add_typer(_serve_app, name="serve")
 policy_app.command("diff")(_tune.policy_diff)
 
 
