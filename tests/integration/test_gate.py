@@ -78,9 +78,10 @@ EXEMPLARS = textwrap.dedent("""
         type: text_embedding
         params:
           heads: null
+          exemplar_center: 0.45
           labels:
             violence:
-              positive: [kill him with a knife, murder the man in cold blood]
+              positive: [kill them all, murder the man in cold blood]
               negative: {negative}
     categories:
       violence:
@@ -91,7 +92,7 @@ EXEMPLARS = textwrap.dedent("""
 
 
 def test_adding_a_negative_exemplar_in_yaml_changes_the_decision(pipeline) -> None:
-    prompt = "kill the lights in the studio"
+    prompt = "kill the lights, please"
     before = Pipeline(parse_policy(EXEMPLARS.format(negative="[]")), resources=pipeline.resources)
     after = Pipeline(parse_policy(EXEMPLARS.format(negative="[turn off the lights, kill the lights]")),
                      resources=pipeline.resources)
@@ -100,7 +101,7 @@ def test_adding_a_negative_exemplar_in_yaml_changes_the_decision(pipeline) -> No
     assert d1.categories["violence"].action == "allow"
     assert d1.categories["violence"].score < d0.categories["violence"].score
     # the same negative leaves a real violation alone
-    assert after.gate("he will kill him with a knife tonight").categories["violence"].action != "allow"
+    assert after.gate("kill them all, every one of them").categories["violence"].action != "allow"
 
 
 FACES = textwrap.dedent("""

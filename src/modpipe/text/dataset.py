@@ -55,7 +55,10 @@ def default_data_dir() -> Path:
     return here.parents[4] / "shared" / "data" / "text"
 
 
-def load_records(data_dir: str | Path | None = None, split: str = "dev") -> list[Record]:
+def load_records(data_dir: str | Path | None = None, split: str = "dev",
+                 per_source: int | None = None, seed: int = 0) -> list[Record]:
+    """Records of one split; `per_source` caps each source (a seeded sample that keeps the
+    source's label mix) to bound the embedding cost on a small CPU."""
     data_dir = Path(data_dir) if data_dir else default_data_dir()
     files = sorted(data_dir.glob("*.jsonl"))
     if not files:
@@ -80,6 +83,25 @@ def load_records(data_dir: str | Path | None = None, split: str = "dev") -> list
                     hard_negative=benign and (bool(meta.get("hard_negative_terms"))
                                               or r.get("source") in HARD_NEGATIVE_SOURCES),
                 ))
+    return _cap(out, per_source, seed) if per_source else out
+
+
+def _cap(records: list[Record], per_source: int, seed: int) -> list[Record]:
+    rng = np.random.default_rng(seed)
+    by_source: dict[str, list[Record]] = {}
+    for r in records:
+        by_source.setdefault(r.source, []).append(r)
+    out: list[Record] = []
+    for _, recs in sorted(by_source.items()):
+        if len(recs) <= per_source:
+            out += recs
+            continue
+        strata: dict[frozenset, list[Record]] = {}
+        for r in recs:
+            strata.setdefault(r.labels, []).append(r)
+        for lab, group in sorted(strata.items(), key=lambda kv: sorted(kv[0])):
+            k = max(1, round(per_source * len(group) / len(recs)))
+            out += [group[i] for i in sorted(rng.choice(len(group), min(k, len(group)), replace=False))]
     return out
 
 
@@ -95,7 +117,7 @@ class EmbeddingCache:
 
     def __init__(self, encoder, cache_dir: Path) -> None:  # noqa: ANN001 - TextEncoder
         self.encoder = encoder
-        tag = hashlib.sha256(encoder.model_id.encode()).hexdigest()[:12]
+        tag = hashlib.sha256(f"{encoder.model_id}/{encoder.max_length}".encode()).hexdigest()[:12]
         self.path = cache_dir / f"text-embeddings-{tag}.npz"
         self._mem: dict[str, np.ndarray] = {}
         if self.path.is_file():
@@ -106,12 +128,13 @@ class EmbeddingCache:
     def key(text: str) -> str:
         return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str], chunk: int = 1024) -> np.ndarray:
         keys = [self.key(t) for t in texts]
         missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in self._mem}.items())
-        if missing:
-            emb = self.encoder.encode([t for _, t in missing], batch_size=128)
-            self._mem.update(zip((k for k, _ in missing), emb, strict=True))
+        for lo in range(0, len(missing), chunk):  # saved after every chunk: a long run resumes
+            part = missing[lo : lo + chunk]
+            emb = self.encoder.encode([t for _, t in part], batch_size=64)
+            self._mem.update(zip((k for k, _ in part), emb, strict=True))
             self.path.parent.mkdir(parents=True, exist_ok=True)
             ks = list(self._mem)
             np.savez(self.path, keys=np.array(ks), emb=np.stack([self._mem[k] for k in ks]))

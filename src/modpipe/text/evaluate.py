@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from modpipe.text.dataset import BENIGN_T2V, UNSAFE_T2V, Record, load_records, targets
-from modpipe.text.train_heads import open_cache, train
+from modpipe.text.train_heads import MAX_LENGTH, PER_SOURCE, open_cache, train
 
 log = logging.getLogger("modpipe.evaluate")
 
@@ -75,6 +75,17 @@ class TextPath:
         return out
 
 
+def record_folds(records: Sequence[Record], folds: int) -> list[np.ndarray]:
+    """Held-out record indices per fold, stratified by source and labels (same-kind prompts)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    strata = np.array([f"{r.source}/{'+'.join(sorted(r.labels))}" for r in records])
+    counts = {s: (strata == s).sum() for s in set(strata)}
+    strata = np.array([s if counts[s] >= folds else "rare" for s in strata])
+    skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    return [te for _, te in skf.split(np.zeros(len(records)), strata)]
+
+
 def source_folds(records: Sequence[Record], folds: int) -> list[list[str]]:
     """Groups of sources to hold out together: one per source, or `folds` groups of similar size."""
     from collections import Counter
@@ -91,25 +102,29 @@ def source_folds(records: Sequence[Record], folds: int) -> list[list[str]]:
     return groups
 
 
-def source_heldout_scores(records: Sequence[Record], path: TextPath, C: float = 2.0,
-                          folds: int = 5) -> dict[str, np.ndarray]:
-    """Category scores for every record from heads that never saw the record's source."""
+def heldout_scores(records: Sequence[Record], path: TextPath, C: float = 2.0, folds: int = 5,
+                   max_length: int = MAX_LENGTH, by: str = "source") -> dict[str, np.ndarray]:
+    """Category scores for every record from heads that never saw it (`by="record"`) or never
+    saw its whole source (`by="source"`)."""
     from modpipe.scorers.text_embedding import Heads
     from modpipe.text.normalize import normalize_prompt
 
     variants = [normalize_prompt(r.text) for r in records]
     owner = np.array([i for i, vs in enumerate(variants) for _ in vs])
     flat = [v for vs in variants for v in vs]
-    cache = open_cache()
+    cache = open_cache(max_length)
     V = cache.encode(flat)
     first = np.array([np.flatnonzero(owner == i)[0] for i in range(len(records))])
     X = V[first]
     src = np.array([r.source for r in records])
     scores = {c: np.zeros(len(records), np.float32) for c in path.categories}
-    for group in source_folds(records, folds):
-        train_idx = np.flatnonzero(~np.isin(src, group))
-        held = np.flatnonzero(np.isin(src, group))
-        arrays, _ = train(X[train_idx], [records[i] for i in train_idx], C=C, calib_folds=2)
+    if by == "source":
+        helds = [np.flatnonzero(np.isin(src, g)) for g in source_folds(records, folds)]
+    else:
+        helds = record_folds(records, folds)
+    for held in helds:
+        train_idx = np.setdiff1d(np.arange(len(records)), held)
+        arrays, _ = train(X[train_idx], [records[i] for i in train_idx], C=C, calib_folds=3)
         heads = Heads(arrays.labels, arrays.W, arrays.b, arrays.calib_a, arrays.calib_c, "heldout")
         rows = np.flatnonzero(np.isin(owner, held))
         remap = {r: k for k, r in enumerate(held)}
@@ -117,7 +132,7 @@ def source_heldout_scores(records: Sequence[Record], path: TextPath, C: float = 
                           len(held), heads)
         for c, vals in part.items():
             scores[c][held] = vals
-        log.warning("held out %s (%d records)", ", ".join(group), len(held))
+        log.info("held out %d records", len(held))
     return scores
 
 
@@ -197,19 +212,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=None, help="folder of *.jsonl (default: shared/data/text)")
     ap.add_argument("--policy", type=Path, default=None, help="policy YAML (default: the shipped one)")
     ap.add_argument("--C", type=float, default=2.0)
-    ap.add_argument("--folds", type=int, default=5, help="source groups held out in turn; 0 = one per source")
+    ap.add_argument("--folds", type=int, default=5, help="folds; with --by source, 0 = one per source")
+    ap.add_argument("--by", choices=["source", "record", "both"], default="both",
+                    help="hold out whole sources (unseen kinds), records (same kinds), or report both")
+    ap.add_argument("--per-source", type=int, default=PER_SOURCE, help="records per source (0 = all)")
+    ap.add_argument("--max-length", type=int, default=MAX_LENGTH, help="encoder tokens per text")
     ap.add_argument("--save", type=Path, default=None, help="write per-record scores to this .npz")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    records = load_records(args.data)
+    records = load_records(args.data, per_source=args.per_source or None)
     pipeline = Pipeline.from_policy(args.policy)
     path = TextPath(pipeline)
-    scores = source_heldout_scores(records, path, C=args.C, folds=args.folds)
-    if args.save:
-        np.savez(args.save, ids=np.array([r.id for r in records]), **scores)
-    print(f"policy {pipeline.policy.name} {pipeline.loaded.hash[:19]}; {len(records)} dev records; "
-          f"{len(source_folds(records, args.folds))} folds of whole sources held out\n")
-    print(report(records, scores, pipeline.policy))
+    print(f"policy {pipeline.policy.name} {pipeline.loaded.hash[:19]}; {len(records)} dev records "
+          f"({args.per_source or 'all'} per source)")
+    for by in (["record", "source"] if args.by == "both" else [args.by]):
+        scores = heldout_scores(records, path, C=args.C, folds=args.folds, max_length=args.max_length, by=by)
+        if args.save:
+            np.savez(args.save.with_suffix(f".{by}.npz"), ids=np.array([r.id for r in records]), **scores)
+        what = ("records held out (same kinds of prompts, unseen texts)" if by == "record" else
+                "whole sources held out (unseen kinds of prompts)")
+        print(f"\n=== {args.folds}-fold, {what} ===")
+        print(report(records, scores, pipeline.policy))
     pipeline.close()
     return 0
 

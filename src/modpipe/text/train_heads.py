@@ -4,8 +4,7 @@ Reads `shared/data/text/*.jsonl` (dev split), embeds every record with the share
 (cached under `$MODPIPE_HOME/cache`), and fits one logistic-regression head per category on the
 records whose source annotates that category (`label_scope`). Sources are re-weighted so that no
 single large source dominates, and classes are balanced. Each head is then Platt-calibrated on
-out-of-fold logits from a **source-grouped** split (the calibrator sees only sources the head was
-not trained on, as on held-out data). Writes `models/NAME.npz` (W, b, calib_a, calib_c),
+out-of-fold logits (stratified 3-fold over records: held-out prompts of the same kinds). Writes `models/NAME.npz` (W, b, calib_a, calib_c),
 `models/NAME.json` (labels, checksum, data, metrics) and the entry in `models/manifest.yaml`.
 """
 
@@ -70,7 +69,7 @@ def fit_category(X: np.ndarray, records: Sequence[Record], category: str, C: flo
                  calib_folds: int = 3) -> tuple[np.ndarray, np.float32, float, float, np.ndarray | None]:
     """Head for one category on its in-scope records; Platt fitted on source-grouped folds.
     Returns (w, b, a, c, out_of_fold_logits or None)."""
-    from sklearn.model_selection import GroupKFold
+    from sklearn.model_selection import StratifiedKFold
 
     mask, y_all = targets(records, category)
     idx = np.flatnonzero(mask)
@@ -80,19 +79,18 @@ def fit_category(X: np.ndarray, records: Sequence[Record], category: str, C: flo
         return np.zeros(X.shape[1], np.float32), np.float32(-8.0 if not y.any() else 8.0), 1.0, 0.0, None
     w = sample_weights(recs, y)
     coef, intercept = _fit_logreg(Xc, y, w, C)
-    groups = np.array([r.source for r in recs])
-    n_groups = len(set(groups))
-    if n_groups < 2 or calib_folds < 2:
-        return coef, intercept, 1.0, 0.0, None
     oof = np.zeros(len(idx), dtype=np.float32)
     covered = np.zeros(len(idx), dtype=bool)
-    for tr, te in GroupKFold(n_splits=min(calib_folds, n_groups)).split(Xc, y, groups):
-        if y[tr].all() or not y[tr].any():
-            continue
-        cw, cb = _fit_logreg(Xc[tr], y[tr], sample_weights([recs[i] for i in tr], y[tr]), C)
-        oof[te] = Xc[te] @ cw + cb
-        covered[te] = True
-    a, c = _platt(oof[covered], y[covered], w[covered]) if covered.any() else (1.0, 0.0)
+    if calib_folds >= 2 and min(y.sum(), (~y).sum()) >= calib_folds:
+        folds = StratifiedKFold(n_splits=calib_folds, shuffle=True, random_state=SEED)
+        for tr, te in folds.split(Xc, y):
+            cw, cb = _fit_logreg(Xc[tr], y[tr], sample_weights([recs[i] for i in tr], y[tr]), C)
+            oof[te] = Xc[te] @ cw + cb
+            covered[te] = True
+    if not covered.any():
+        return coef, intercept, 1.0, 0.0, None
+    # Platt on the natural in-scope label mix (no class balancing): a score is a probability
+    a, c = _platt(oof[covered], y[covered], np.ones(int(covered.sum())))
     full = np.full(len(records), np.nan, dtype=np.float32)
     full[idx[covered]] = oof[covered]
     return coef, intercept, a, c, full
@@ -123,8 +121,8 @@ def _oof_metrics(oof: np.ndarray, records: Sequence[Record], cat: str, a: float,
     yy = y[ok]
     if not yy.any() or yy.all():
         return {}
-    return {"source_heldout_auprc": round(float(average_precision_score(yy, p)), 4),
-            "source_heldout_auroc": round(float(roc_auc_score(yy, p)), 4),
+    return {"record_heldout_auprc": round(float(average_precision_score(yy, p)), 4),
+            "record_heldout_auroc": round(float(roc_auc_score(yy, p)), 4),
             "in_scope": int(ok.sum()), "positives": int(yy.sum())}
 
 
@@ -146,15 +144,16 @@ def save(heads: HeadArrays, out_dir: Path, name: str, info: dict) -> str:
 def _update_manifest(path: Path, name: str, meta: dict, size: int) -> None:
     import yaml
 
-    manifest = yaml.safe_load(path.read_text()) if path.is_file() else None
-    manifest = manifest or {"models": {}}
+    text = path.read_text() if path.is_file() else ""
+    header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
+    manifest = yaml.safe_load(text) or {"models": {}}
     manifest.setdefault("models", {})[name] = {
         "files": [f"{name}.npz", f"{name}.json"], "bytes": size, "checksum": meta["checksum"],
         "kind": "logistic heads over sentence embeddings (Platt-calibrated)",
         "encoder": meta.get("encoder"), "labels": meta["labels"], "trained_by": meta.get("command"),
         "data": meta.get("data"), "metrics": meta.get("metrics"),
     }
-    path.write_text(yaml.safe_dump(manifest, sort_keys=False, width=100))
+    path.write_text(header + yaml.safe_dump(manifest, sort_keys=False, width=100))
 
 
 def embed(records: Sequence[Record], cache: EmbeddingCache) -> np.ndarray:
@@ -163,12 +162,16 @@ def embed(records: Sequence[Record], cache: EmbeddingCache) -> np.ndarray:
     return cache.encode([normalize_text(r.text) for r in records])
 
 
-def open_cache() -> EmbeddingCache:
+PER_SOURCE = 400   # records per source (label mix kept): bounds embedding time on a 2-core CPU
+MAX_LENGTH = 64    # encoder tokens per training text (the gate itself reads up to 128)
+
+
+def open_cache(max_length: int = MAX_LENGTH) -> EmbeddingCache:
     from modpipe.settings import get_settings
     from modpipe.text.encoder import TextEncoder
 
     s = get_settings()
-    return EmbeddingCache(TextEncoder(threads=s.threads), s.state_dir() / "cache")
+    return EmbeddingCache(TextEncoder(threads=s.threads, max_length=max_length), s.state_dir() / "cache")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -179,11 +182,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="models folder (default: the shipped models/)")
     ap.add_argument("--name", default="text_heads")
     ap.add_argument("--C", type=float, default=2.0, help="inverse L2 strength of the logistic heads")
+    ap.add_argument("--per-source", type=int, default=PER_SOURCE, help="records per source (0 = all)")
+    ap.add_argument("--max-length", type=int, default=MAX_LENGTH, help="encoder tokens per text")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
-    records = load_records(args.data)
-    cache = open_cache()
+    records = load_records(args.data, per_source=args.per_source or None)
+    cache = open_cache(args.max_length)
     X = embed(records, cache)
     heads, metrics = train(X, records, C=args.C)
     counts = Counter(r.source for r in records)
@@ -191,11 +196,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                for c in CATEGORIES if any(r.source == src and c in r.labels for r in records)}}
             for src, n in sorted(counts.items())}
     info = {"encoder": cache.encoder.model_id, "C": args.C, "seed": SEED, "split": "dev",
-            "command": "python -m modpipe.text.train_heads", "data": data, "metrics": metrics}
+            "per_source": args.per_source, "max_length": args.max_length,
+            "command": f"python -m modpipe.text.train_heads --per-source {args.per_source} --max-length {args.max_length}", "data": data, "metrics": metrics}
     digest = save(heads, args.out or models_dir(), args.name, info)
     for cat, m in metrics.items():
-        print(f"{cat:15s} source-held-out AUPRC {m.get('source_heldout_auprc')}  "
-              f"AUROC {m.get('source_heldout_auroc')}  (in scope {m.get('in_scope')}, positives {m.get('positives')})")
+        print(f"{cat:15s} out-of-fold AUPRC {m.get('record_heldout_auprc')}  "
+              f"AUROC {m.get('record_heldout_auroc')}  (in scope {m.get('in_scope')}, positives {m.get('positives')})")
     print(f"wrote {args.name}.npz sha256:{digest[:16]}…")
     return 0
 
