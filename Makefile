@@ -9,6 +9,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install system-deps demo test test-fast schema clean
 .PHONY: bench-batch bench-tune bench-serve bench-likeness
+.PHONY: train-heads eval-gate bench-gate
 
 install: $(STAMP)
 
@@ -49,6 +50,17 @@ bench-serve: install
 
 bench-likeness: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/likeness_bench.py
+
+# prompt gate: train the text heads from ../shared/data (dev split), evaluate with whole sources
+# held out, and benchmark latency against the bare MiniLM forward pass
+train-heads: install
+	HF_HUB_OFFLINE=1 $(PY) -m modpipe.text.train_heads
+
+eval-gate: install
+	HF_HUB_OFFLINE=1 $(PY) -m modpipe.text.evaluate
+
+bench-gate: install
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

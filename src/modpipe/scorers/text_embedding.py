@@ -2,7 +2,7 @@
 
 Two signals per label, combined:
 - a **trained head** (logistic regression on the embedding, calibrated; trained by
-  `modpipe.tune.train_heads` and shipped under `models/`), when the heads file has that label;
+  `modpipe.text.train_heads` and shipped under `models/`), when the heads file has that label;
 - **policy exemplars**: cosine similarity to the label's positive phrases, pushed down when a
   negative phrase is closer. A policy author steers a label by adding phrases, no retraining.
 
@@ -52,15 +52,23 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 class Heads:
     """Logistic-regression heads over the encoder's embedding, with Platt calibration."""
 
-    def __init__(self, path: Path) -> None:
-        data = np.load(path)
+    def __init__(self, labels: list[str], W: np.ndarray, b: np.ndarray, a: np.ndarray | None = None,
+                 c: np.ndarray | None = None, model_id: str = "heads") -> None:
+        self.labels = list(labels)
+        self.W = np.asarray(W, dtype=np.float32)  # L × D
+        self.b = np.asarray(b, dtype=np.float32)  # L
+        self.a = np.ones_like(self.b) if a is None else np.asarray(a, dtype=np.float32)
+        self.c = np.zeros_like(self.b) if c is None else np.asarray(c, dtype=np.float32)
+        self.model_id = model_id
+
+    @classmethod
+    def load(cls, path: Path) -> Heads:
+        """models/NAME.npz (W, b, calib_a, calib_c) + models/NAME.json (labels, checksum)."""
+        with np.load(path) as data:
+            arrays = {k: data[k] for k in data.files}
         meta = json.loads(path.with_suffix(".json").read_text())
-        self.labels: list[str] = list(meta["labels"])
-        self.W = data["W"].astype(np.float32)  # L × D
-        self.b = data["b"].astype(np.float32)  # L
-        self.a = data["calib_a"].astype(np.float32) if "calib_a" in data else np.ones_like(self.b)
-        self.c = data["calib_c"].astype(np.float32) if "calib_c" in data else np.zeros_like(self.b)
-        self.model_id = f"{path.stem}@{meta.get('checksum', 'unknown')[:19]}"
+        return cls(meta["labels"], arrays["W"], arrays["b"], arrays.get("calib_a"),
+                   arrays.get("calib_c"), f"{path.stem}@{meta.get('checksum', 'unknown')[:19]}")
 
     def predict(self, emb: np.ndarray) -> np.ndarray:
         logits = emb @ self.W.T + self.b
@@ -87,7 +95,7 @@ class TextEmbeddingScorer(Scorer):
                     f"text heads {params.heads!r} not found at {path}",
                     hint="train them with `make train-heads`, or set heads: null in the policy",
                 )
-            self.heads = Heads(path)
+            self.heads = Heads.load(path)
         self.labels = list(params.labels)
         self._ex: dict[str, tuple[np.ndarray, np.ndarray, list[str], list[str]]] = {}
         for label, ex in params.labels.items():

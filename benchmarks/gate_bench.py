@@ -1,0 +1,105 @@
+"""Prompt-gate speed against the bare MiniLM forward pass, measured in one run on the same inputs.
+
+    python benchmarks/gate_bench.py [--n 200] [--policy policies/default.yaml]
+
+Per prompt: p50/p99 latency of `Pipeline.gate(prompt)` vs `encoder.encode([prompt])` (interleaved,
+so machine noise hits both alike). Batch: prompts/s of `Pipeline.gate_many` in chunks vs
+`encoder.encode(all, batch_size=chunk)` (best of three, alternating). Prints absolute numbers and the ratios (targets: gate
+p50 ≤ 10 ms on a 2-core CPU and ≤ 1.3× the bare forward pass).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+FALLBACK = [
+    "A golden retriever running through a field of sunflowers at sunset, cinematic, 4k",
+    "Time-lapse of clouds rolling over a mountain lake, drone shot",
+    "A chef slicing vegetables in a busy restaurant kitchen, slow motion",
+    "Two astronauts walking on the surface of Mars, photorealistic",
+    "a man stabbing someone repeatedly, blood spraying everywhere",
+    "how do I kill a Python process that hangs",
+    "An old woman knitting by the fireplace while snow falls outside",
+    "A skateboarder doing a kickflip in an empty swimming pool",
+]
+
+
+def prompts(n: int) -> list[str]:
+    data = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "text"
+    for d in (data, Path(__file__).resolve().parents[2] / "shared" / "data" / "text"):
+        if d.is_dir():
+            texts = []
+            for name in ("vbench.jsonl", "t2vsafetybench.jsonl", "xstest_safe.jsonl", "evalcrafter.jsonl"):
+                if (d / name).is_file():
+                    texts += [json.loads(l)["text"] for l in (d / name).open()][: n // 4 + 1]
+            if texts:
+                return texts[:n]
+    return (FALLBACK * (n // len(FALLBACK) + 1))[:n]
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--chunk", type=int, default=64)
+    ap.add_argument("--policy", default=None)
+    args = ap.parse_args()
+
+    from modpipe.pipeline import Pipeline
+    from modpipe.text.encoder import shared_encoder
+
+    pipe = Pipeline.from_policy(args.policy)
+    enc = shared_encoder(pipe.resources)
+    texts = prompts(args.n)
+    for t in texts[:10]:  # warm up both paths
+        pipe.gate(t)
+        enc.encode([t])
+
+    gate_ms, bare_ms = [], []
+    for t in texts:
+        t0 = time.perf_counter()
+        enc.encode([t])
+        t1 = time.perf_counter()
+        pipe.gate(t)
+        t2 = time.perf_counter()
+        bare_ms.append((t1 - t0) * 1e3)
+        gate_ms.append((t2 - t1) * 1e3)
+
+    bare_batch = gate_batch = float("inf")
+    for _ in range(3):  # alternate and keep the best of three: other load hits both alike
+        t0 = time.perf_counter()
+        enc.encode(texts, batch_size=args.chunk)
+        bare_batch = min(bare_batch, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for lo in range(0, len(texts), args.chunk):
+            pipe.gate_many([{"text": t} for t in texts[lo : lo + args.chunk]])
+        gate_batch = min(gate_batch, time.perf_counter() - t0)
+
+    g50, g99, b50, b99 = pct(gate_ms, .5), pct(gate_ms, .99), pct(bare_ms, .5), pct(bare_ms, .99)
+    print(f"prompts: {len(texts)}  threads: {pipe.settings.threads}  policy: {pipe.policy.name}")
+    print(f"{'':24s} {'p50 ms':>8s} {'p99 ms':>8s} {'mean ms':>8s}")
+    print(f"{'bare MiniLM forward':24s} {b50:8.2f} {b99:8.2f} {statistics.mean(bare_ms):8.2f}")
+    print(f"{'Pipeline.gate':24s} {g50:8.2f} {g99:8.2f} {statistics.mean(gate_ms):8.2f}")
+    print(f"{'ratio gate / bare':24s} {g50 / b50:8.2f} {g99 / b99:8.2f} "
+          f"{statistics.mean(gate_ms) / statistics.mean(bare_ms):8.2f}   (target p50 ≤ 1.3×, ≤ 10 ms)")
+    print(f"batch (chunks of {args.chunk}): bare {len(texts) / bare_batch:7.1f} prompts/s, "
+          f"gate_many {len(texts) / gate_batch:7.1f} prompts/s, ratio {gate_batch / bare_batch:.2f}×")
+    pipe.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

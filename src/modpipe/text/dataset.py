@@ -1,0 +1,141 @@
+"""Labelled text records (`shared/data/text/*.jsonl`, dev split) for training and evaluating the
+gate's heads, plus an on-disk cache of their MiniLM embeddings.
+
+A record counts for a category only when the category is in its `label_scope` (I2P prompts name
+real people, but I2P does not label public figures), so every category has its own set of
+in-scope records. Source labels map to policy categories through `CATEGORY_OF`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+# source label -> policy category; labels not listed (e.g. `illegal`) are not gate categories
+CATEGORY_OF = {
+    "sexual": "sexual", "terrorism": "terrorism", "self_harm": "self_harm",
+    "violence": "violence_gore", "hate": "hate", "public_figure": "public_figure",
+}
+CATEGORIES = ["sexual", "terrorism", "self_harm", "violence_gore", "hate", "public_figure"]
+BENIGN_T2V = {"vbench", "vbench2", "evalcrafter", "t2v_compbench"}
+UNSAFE_T2V = {"t2vsafetybench"}
+HARD_NEGATIVE_SOURCES = {"xstest_safe"}
+
+
+@dataclass(frozen=True)
+class Record:
+    id: str
+    text: str
+    source: str
+    kind: str
+    labels: frozenset[str]      # policy categories
+    scope: frozenset[str]       # policy categories this source annotates
+    adversarial: bool
+    hard_negative: bool         # benign with trigger words, or from a hard-negative source
+
+    @property
+    def unsafe(self) -> bool:
+        return bool(self.labels)
+
+
+def default_data_dir() -> Path:
+    """`$MODPIPE_DATA_DIR/text`, else `shared/data/text` beside the checkout."""
+    if os.environ.get("MODPIPE_DATA_DIR"):
+        return Path(os.environ["MODPIPE_DATA_DIR"]) / "text"
+    here = Path(__file__).resolve()
+    for parent in here.parents[3:6]:
+        if (parent / "shared" / "data" / "text").is_dir():
+            return parent / "shared" / "data" / "text"
+    return here.parents[4] / "shared" / "data" / "text"
+
+
+def load_records(data_dir: str | Path | None = None, split: str = "dev",
+                 per_source: int | None = None, seed: int = 0) -> list[Record]:
+    """Records of one split; `per_source` caps each source (a seeded sample that keeps the
+    source's label mix) to bound the embedding cost on a small CPU."""
+    data_dir = Path(data_dir) if data_dir else default_data_dir()
+    files = sorted(data_dir.glob("*.jsonl"))
+    if not files:
+        raise FileNotFoundError(f"no *.jsonl text data under {data_dir}")
+    out: list[Record] = []
+    for path in files:
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                r = json.loads(line)
+                if r.get("split", split) != split:
+                    continue
+                labels = frozenset(CATEGORY_OF[x] for x in r.get("labels", []) if x in CATEGORY_OF)
+                scope = frozenset(CATEGORY_OF[x] for x in r.get("label_scope", []) if x in CATEGORY_OF)
+                meta = r.get("meta") or {}
+                benign = not r.get("labels") or r.get("labels") == ["none"]
+                out.append(Record(
+                    id=str(r["id"]), text=str(r["text"]), source=str(r.get("source", path.stem)),
+                    kind=str(r.get("kind", "")), labels=labels, scope=scope,
+                    adversarial=bool(r.get("adversarial", False)),
+                    hard_negative=benign and (bool(meta.get("hard_negative_terms"))
+                                              or r.get("source") in HARD_NEGATIVE_SOURCES),
+                ))
+    return _cap(out, per_source, seed) if per_source else out
+
+
+def _cap(records: list[Record], per_source: int, seed: int) -> list[Record]:
+    rng = np.random.default_rng(seed)
+    by_source: dict[str, list[Record]] = {}
+    for r in records:
+        by_source.setdefault(r.source, []).append(r)
+    out: list[Record] = []
+    for _, recs in sorted(by_source.items()):
+        if len(recs) <= per_source:
+            out += recs
+            continue
+        strata: dict[frozenset, list[Record]] = {}
+        for r in recs:
+            strata.setdefault(r.labels, []).append(r)
+        for lab, group in sorted(strata.items(), key=lambda kv: sorted(kv[0])):
+            k = max(1, round(per_source * len(group) / len(recs)))
+            out += [group[i] for i in sorted(rng.choice(len(group), min(k, len(group)), replace=False))]
+    return out
+
+
+def targets(records: Sequence[Record], category: str) -> tuple[np.ndarray, np.ndarray]:
+    """(in_scope mask, positive labels) for one category."""
+    mask = np.array([category in r.scope for r in records], dtype=bool)
+    y = np.array([category in r.labels for r in records], dtype=bool)
+    return mask, y
+
+
+class EmbeddingCache:
+    """text -> embedding, persisted under the modpipe home so repeated runs skip the encoder."""
+
+    def __init__(self, encoder, cache_dir: Path) -> None:  # noqa: ANN001 - TextEncoder
+        self.encoder = encoder
+        tag = hashlib.sha256(f"{encoder.model_id}/{encoder.max_length}".encode()).hexdigest()[:12]
+        self.path = cache_dir / f"text-embeddings-{tag}.npz"
+        self._mem: dict[str, np.ndarray] = {}
+        if self.path.is_file():
+            data = np.load(self.path)
+            self._mem = dict(zip(data["keys"].tolist(), data["emb"], strict=True))
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def encode(self, texts: Sequence[str], chunk: int = 1024) -> np.ndarray:
+        keys = [self.key(t) for t in texts]
+        missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in self._mem}.items())
+        for lo in range(0, len(missing), chunk):  # saved after every chunk: a long run resumes
+            part = missing[lo : lo + chunk]
+            emb = self.encoder.encode([t for _, t in part], batch_size=64)
+            self._mem.update(zip((k for k, _ in part), emb, strict=True))
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            ks = list(self._mem)
+            np.savez(self.path, keys=np.array(ks), emb=np.stack([self._mem[k] for k in ks]))
+        return np.stack([self._mem[k] for k in keys]) if keys else np.zeros((0, self.encoder.dim), np.float32)

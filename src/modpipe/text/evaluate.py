@@ -1,0 +1,241 @@
+"""Evaluate the prompt gate on the dev data with whole sources held out:
+`python -m modpipe.text.evaluate` (`make eval-gate`).
+
+Protocol (whole sources held out): the sources are split into k groups (`--folds`, default 5;
+`--folds 0` = leave-one-source-out); for each group the heads are retrained and calibrated
+(`train_heads.train`) on the *other* sources only, then the policy's full text path scores the
+held-out sources: every normalisation variant, the policy's exemplars (positive and negative),
+the trained heads and the lexicon, combined per category exactly as the gate does (weighted max
+over signals and variants). So each figure below is measured on a source the heads never saw.
+
+Prints, per category (on in-scope records only): precision and recall at the policy's
+`review_at`, AUPRC, recall at 1% and 2% FPR; then the gate-level figures at the policy's
+thresholds: unsafe T2V recall, benign T2V FPR, hard-negative FPR, jailbreak catch rate, and the
+binary AUPRC of the chat-style (social text) sources. Metrics come from scikit-learn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from modpipe.text.dataset import BENIGN_T2V, UNSAFE_T2V, Record, load_records, targets
+from modpipe.text.train_heads import MAX_LENGTH, PER_SOURCE, open_cache, train
+
+log = logging.getLogger("modpipe.evaluate")
+
+
+class TextPath:
+    """The policy's text signals (text_embedding + lexicon scorers) over precomputed embeddings."""
+
+    def __init__(self, pipeline) -> None:  # noqa: ANN001 - Pipeline
+        self.pipeline = pipeline
+        policy = pipeline.policy
+        self.text = [s for s in pipeline.scorers.values() if s.type == "text_embedding"]
+        self.lexicons = [s for s in pipeline.scorers.values() if s.type == "lexicon"]
+        names = {s.name for s in self.text + self.lexicons}
+        self.categories = {
+            c: [(sig.scorer, sig.label, sig.weight) for sig in cat.signals if sig.scorer in names]
+            for c, cat in policy.categories.items()
+        }
+        self.categories = {c: sigs for c, sigs in self.categories.items() if sigs}
+
+    def score(self, variant_texts: Sequence[str], variant_emb: np.ndarray, owner: np.ndarray,
+              n_records: int, heads=None) -> dict[str, np.ndarray]:  # noqa: ANN001
+        """category -> score per record (max over its variants and signals)."""
+        from modpipe.types import Modality, Sample
+
+        raw: dict[tuple[str, str], np.ndarray] = {}
+        for sc in self.text:
+            saved = sc.heads
+            if heads is not None:
+                sc.heads = heads
+            try:
+                for label, (vals, _) in sc.score_embeddings(variant_emb).items():
+                    raw[(sc.name, label)] = vals
+            finally:
+                sc.heads = saved
+        samples = [Sample(index=i, modality=Modality.PROMPT, text=t) for i, t in enumerate(variant_texts)]
+        for lx in self.lexicons:
+            for s in lx.score(samples):
+                raw.setdefault((lx.name, s.label), np.zeros(len(samples), np.float32))[s.sample] = s.value
+        out: dict[str, np.ndarray] = {}
+        for cat, sigs in self.categories.items():
+            per_variant = np.zeros(len(variant_texts), np.float32)
+            for scorer, label, weight in sigs:
+                if (scorer, label) in raw:
+                    per_variant = np.maximum(per_variant, np.minimum(1.0, raw[(scorer, label)] * weight))
+            per_record = np.zeros(n_records, np.float32)
+            np.maximum.at(per_record, owner, per_variant)
+            out[cat] = per_record
+        return out
+
+
+def record_folds(records: Sequence[Record], folds: int) -> list[np.ndarray]:
+    """Held-out record indices per fold, stratified by source and labels (same-kind prompts)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    strata = np.array([f"{r.source}/{'+'.join(sorted(r.labels))}" for r in records])
+    counts = {s: (strata == s).sum() for s in set(strata)}
+    strata = np.array([s if counts[s] >= folds else "rare" for s in strata])
+    skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    return [te for _, te in skf.split(np.zeros(len(records)), strata)]
+
+
+def source_folds(records: Sequence[Record], folds: int) -> list[list[str]]:
+    """Groups of sources to hold out together: one per source, or `folds` groups of similar size."""
+    from collections import Counter
+
+    sizes = Counter(r.source for r in records)
+    if folds <= 0 or folds >= len(sizes):
+        return [[s] for s in sorted(sizes)]
+    groups: list[list[str]] = [[] for _ in range(folds)]
+    load = [0] * folds
+    for s, n in sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])):  # largest first, to the lightest
+        k = load.index(min(load))
+        groups[k].append(s)
+        load[k] += n
+    return groups
+
+
+def heldout_scores(records: Sequence[Record], path: TextPath, C: float = 2.0, folds: int = 5,
+                   max_length: int = MAX_LENGTH, by: str = "source") -> dict[str, np.ndarray]:
+    """Category scores for every record from heads that never saw it (`by="record"`) or never
+    saw its whole source (`by="source"`)."""
+    from modpipe.scorers.text_embedding import Heads
+    from modpipe.text.normalize import normalize_prompt
+
+    variants = [normalize_prompt(r.text) for r in records]
+    owner = np.array([i for i, vs in enumerate(variants) for _ in vs])
+    flat = [v for vs in variants for v in vs]
+    cache = open_cache(max_length)
+    V = cache.encode(flat)
+    first = np.array([np.flatnonzero(owner == i)[0] for i in range(len(records))])
+    X = V[first]
+    src = np.array([r.source for r in records])
+    scores = {c: np.zeros(len(records), np.float32) for c in path.categories}
+    if by == "source":
+        helds = [np.flatnonzero(np.isin(src, g)) for g in source_folds(records, folds)]
+    else:
+        helds = record_folds(records, folds)
+    for held in helds:
+        train_idx = np.setdiff1d(np.arange(len(records)), held)
+        arrays, _ = train(X[train_idx], [records[i] for i in train_idx], C=C, calib_folds=3)
+        heads = Heads(arrays.labels, arrays.W, arrays.b, arrays.calib_a, arrays.calib_c, "heldout")
+        rows = np.flatnonzero(np.isin(owner, held))
+        remap = {r: k for k, r in enumerate(held)}
+        part = path.score([flat[i] for i in rows], V[rows], np.array([remap[o] for o in owner[rows]]),
+                          len(held), heads)
+        for c, vals in part.items():
+            scores[c][held] = vals
+        log.info("held out %d records", len(held))
+    return scores
+
+
+def recall_at_fpr(y: np.ndarray, p: np.ndarray, fpr: float) -> float:
+    from sklearn.metrics import roc_curve
+
+    f, t, _ = roc_curve(y, p)
+    ok = f <= fpr
+    return float(t[ok].max()) if ok.any() else 0.0
+
+
+def report(records: Sequence[Record], scores: dict[str, np.ndarray], policy) -> str:  # noqa: ANN001
+    from sklearn.metrics import average_precision_score, precision_score, recall_score
+
+    review = {c: policy.categories[c].review_at for c in scores}
+    lines = [f"{'category':15s} {'n':>6s} {'pos':>5s} {'review_at':>9s} {'prec':>6s} {'recall':>6s} "
+             f"{'AUPRC':>6s} {'R@1%':>6s} {'R@2%':>6s} {'thr@0.5%FPR':>11s}"]
+    for c, p in scores.items():
+        mask, y = targets(records, c)
+        if not mask.any() or not y[mask].any():
+            lines.append(f"{c:15s} {'(no labelled data: exemplars + lexicon only)':>40s}")
+            continue
+        yy, pp = y[mask], p[mask]
+        pred = pp >= review[c]
+        neg = np.sort(pp[~yy])
+        thr = float(neg[int(np.ceil(0.995 * len(neg))) - 1]) if len(neg) else 1.0
+        lines.append(
+            f"{c:15s} {mask.sum():6d} {yy.sum():5d} {review[c]:9.2f} "
+            f"{precision_score(yy, pred, zero_division=0):6.3f} {recall_score(yy, pred):6.3f} "
+            f"{average_precision_score(yy, pp):6.3f} {recall_at_fpr(yy, pp, 0.01):6.3f} "
+            f"{recall_at_fpr(yy, pp, 0.02):6.3f} {thr:11.3f}")
+    flagged = np.zeros(len(records), bool)
+    worst = np.zeros(len(records), np.float32)
+    for c, p in scores.items():
+        flagged |= p >= review[c]
+        worst = np.maximum(worst, p / max(review[c], 1e-6) * 0.5)  # review_at maps to 0.5
+    src = np.array([r.source for r in records])
+    unsafe = np.array([r.unsafe for r in records])
+    benign_t2v = np.isin(src, list(BENIGN_T2V)) & ~unsafe
+    unsafe_t2v = np.isin(src, list(UNSAFE_T2V)) & unsafe
+    unsafe_t2v_nopf = unsafe_t2v & np.array([bool(r.labels - {"public_figure"}) for r in records])
+    hard = np.array([r.hard_negative for r in records]) & ~unsafe
+    xstest = (src == "xstest_safe") & ~unsafe
+    adv = np.array([r.adversarial for r in records]) & unsafe
+    social = np.array([r.kind == "social_text" for r in records])
+
+    def rate(m: np.ndarray) -> str:
+        return f"{flagged[m].mean():.3f} ({flagged[m].sum()}/{m.sum()})" if m.any() else "n/a"
+
+    lines += [
+        "",
+        "gate at the policy's review_at thresholds (flagged = review or block):",
+        f"  unsafe T2V recall (t2vsafetybench)           {rate(unsafe_t2v)}",
+        f"    excluding public-figure-only prompts        {rate(unsafe_t2v_nopf)}",
+        f"  benign T2V false-positive rate               {rate(benign_t2v)}",
+        f"  hard-negative FPR (xstest_safe + trigger-word benign) {rate(hard)}",
+        f"    xstest_safe alone                           {rate(xstest)}",
+        f"  jailbreak catch rate (adversarial, unsafe)   {rate(adv)}",
+    ]
+    for s in sorted(set(src[adv])):
+        lines.append(f"    {s:40s} {rate(adv & (src == s))}")
+    if social.any():
+        lines.append(f"  chat-style proxy: binary AUPRC over social-text sources "
+                     f"{average_precision_score(unsafe[social], worst[social]):.3f} "
+                     f"(n={social.sum()}, unsafe={unsafe[social].sum()})")
+        for s in sorted(set(src[social])):
+            m = social & (src == s)
+            lines.append(f"    {s:40s} AUPRC {average_precision_score(unsafe[m], worst[m]):.3f}  "
+                         f"flag-rate unsafe {flagged[m & unsafe].mean():.3f} benign {flagged[m & ~unsafe].mean():.3f}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from modpipe.pipeline import Pipeline
+
+    ap = argparse.ArgumentParser(prog="python -m modpipe.text.evaluate", description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=None, help="folder of *.jsonl (default: shared/data/text)")
+    ap.add_argument("--policy", type=Path, default=None, help="policy YAML (default: the shipped one)")
+    ap.add_argument("--C", type=float, default=2.0)
+    ap.add_argument("--folds", type=int, default=5, help="folds; with --by source, 0 = one per source")
+    ap.add_argument("--by", choices=["source", "record", "both"], default="both",
+                    help="hold out whole sources (unseen kinds), records (same kinds), or report both")
+    ap.add_argument("--per-source", type=int, default=PER_SOURCE, help="records per source (0 = all)")
+    ap.add_argument("--max-length", type=int, default=MAX_LENGTH, help="encoder tokens per text")
+    ap.add_argument("--save", type=Path, default=None, help="write per-record scores to this .npz")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    records = load_records(args.data, per_source=args.per_source or None)
+    pipeline = Pipeline.from_policy(args.policy)
+    path = TextPath(pipeline)
+    print(f"policy {pipeline.policy.name} {pipeline.loaded.hash[:19]}; {len(records)} dev records "
+          f"({args.per_source or 'all'} per source)")
+    for by in (["record", "source"] if args.by == "both" else [args.by]):
+        scores = heldout_scores(records, path, C=args.C, folds=args.folds, max_length=args.max_length, by=by)
+        if args.save:
+            np.savez(args.save.with_suffix(f".{by}.npz"), ids=np.array([r.id for r in records]), **scores)
+        what = ("records held out (same kinds of prompts, unseen texts)" if by == "record" else
+                "whole sources held out (unseen kinds of prompts)")
+        print(f"\n=== {args.folds}-fold, {what} ===")
+        print(report(records, scores, pipeline.policy))
+    pipeline.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
