@@ -128,6 +128,17 @@ class ScanInput:
     frames: list[Sample] = field(default_factory=list)
     audio: Any = None  # float32 mono 16 kHz numpy array, or None (no audio / not extracted)
     error: ErrorInfo | None = None
+    audio_error: ErrorInfo | None = None  # the audio track exists but could not be decoded
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class ScanTrace:
+    """What `Pipeline.score_scan` saw on the way, for reports and benchmarks: the text samples
+    it extracted (speech, on-screen text), its raw scores and per-stage wall times."""
+
+    text_samples: list[Sample] = field(default_factory=list)
+    scores: list[Score] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
 

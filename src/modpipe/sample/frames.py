@@ -19,14 +19,15 @@ from modpipe.policy.schema import Sampling
 from modpipe.types import MediaInfo, Modality, Sample
 
 
-def sample_frames(path: str | Path, info: MediaInfo, sampling: Sampling) -> list[Sample]:
+def sample_frames(path: str | Path, info: MediaInfo, sampling: Sampling,
+                  backend: str | None = None) -> list[Sample]:
     step = 1.0 / sampling.fps
     next_uniform = 0.0
     prev_small: np.ndarray | None = None
     kept: list[tuple[float, np.ndarray, str, float]] = []  # (t, rgb, reason, change)
     aw = sampling.analysis_width
     ah = max(2, round(aw * info.height / max(info.width, 1)) // 2 * 2)
-    for t, frame in iter_frames(path, max_errors=sampling.max_decode_errors):
+    for t, frame in iter_frames(path, max_errors=sampling.max_decode_errors, backend=backend):
         reason = None
         change = 0.0
         if sampling.change_aware:
