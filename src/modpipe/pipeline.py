@@ -278,7 +278,10 @@ class Pipeline:
         """Scan one video. Media errors become a `review` decision with the error filled in."""
         self._check_audience(audience)
         t0 = time.perf_counter()
-        d = self.finish_scan(self.prepare_scan(video, id=id), user=user, audience=audience, trace=trace)
+        prepared = self.prepare_scan(video, id=id)
+        if trace is not None:
+            trace.prepared = prepared
+        d = self.finish_scan(prepared, user=user, audience=audience, trace=trace)
         return d.model_copy(update={"timings": {**d.timings, "total": round(time.perf_counter() - t0, 4)}})
 
     def close(self) -> None:

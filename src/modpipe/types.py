@@ -134,12 +134,13 @@ class ScanInput:
 
 @dataclass
 class ScanTrace:
-    """What `Pipeline.score_scan` saw on the way, for reports and benchmarks: the text samples
-    it extracted (speech, on-screen text), its raw scores and per-stage wall times."""
+    """What a scan saw on the way, for reports and benchmarks: the prepared input (frames), the
+    text samples extracted (speech, on-screen text), the raw scores and per-stage wall times."""
 
     text_samples: list[Sample] = field(default_factory=list)
     scores: list[Score] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    prepared: ScanInput | None = None  # the sampled frames (set by `Pipeline.scan`)
 
 
 # ---------------------------------------------------------------------------- output records

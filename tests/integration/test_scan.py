@@ -109,3 +109,18 @@ def test_a_broken_asr_model_makes_the_text_fed_categories_review_and_says_why(tm
     assert d.categories["sexual"].action == "review"  # its text signal reads speech too
     # the default policy says `on_unavailable: block` for sexual_minors: unheard speech blocks
     assert d.categories["sexual_minors"].action == "block" and d.action == "block"
+
+
+def test_the_reviewer_page_shows_the_evidence_frames_timeline_and_flagged_text(pipeline, tmp_path):
+    from modpipe.report.html import write_html
+
+    slogan = text_frame("KILL ALL THE INFIDELS", base=scene())
+    frames = [scene(t=i / FPS) for i in range(FPS)] + [slogan] * (FPS * 2)
+    trace = ScanTrace()
+    d = pipeline.scan(video(tmp_path / "r.mp4", 3, "Good evening everyone.", frames), trace=trace)
+    page = write_html(tmp_path / "report.html", pipeline.policy, d, trace).read_text()
+    assert "BLOCK" in page.upper() and "terrorism" in page
+    assert page.count("data:image/jpeg;base64,") >= 1  # thumbnails of the flagged frames
+    assert "data:image/png;base64," in page  # the score timeline
+    assert 'class="line flag"' in page and "INFIDELS" in page  # the flagged on-screen text
+    assert "Good evening" in page  # the transcript
