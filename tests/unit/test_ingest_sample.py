@@ -88,3 +88,12 @@ def test_bad_files_raise_clear_media_errors(flash_video, tmp_path):
         probe(disguised)
     with pytest.raises(MediaError, match="no such file"):
         probe(tmp_path / "missing.mp4")
+
+
+def test_text_flashed_over_an_unchanged_scene_is_sampled_too(tmp_path):
+    base = scene()
+    frames = [base] * 29 + [text_frame("FLASH", base=base)] * 6 + [base] * 25
+    path = write_video(tmp_path / "overlay.mp4", frames, FPS)
+    samples = sample_frames(path, probe(path), Sampling(fps=1.0))
+    assert [s.meta["reason"] for s in samples if 1.2 <= s.start < 1.45] == ["change"]
+    assert len(samples) <= 5  # the uniform frames, the flash and the cut back: no flood
