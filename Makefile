@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.modpipe-installed
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo test test-fast schema clean bench-batch
+.PHONY: install system-deps demo test test-fast schema clean bench-batch bench-scan
 
 install: $(STAMP)
 
@@ -32,6 +32,9 @@ test: install system-deps
 
 test-fast: install
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not heavy and not ray" $(PYTEST_ARGS)
+
+bench-scan: install system-deps
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/scan_bench.py
 
 schema: install
 	$(PY) -m modpipe.cli.main schema --out src/modpipe/schemas/decision.schema.json
