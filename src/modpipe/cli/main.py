@@ -88,6 +88,7 @@ def scan(
     errored = 0
     try:
         pipe = _pipeline(policy)
+        pipe.load_extractors()  # ASR + OCR load here, not inside the first video's timings
         with JsonlWriter(output) as out:
             for v in videos:
                 trace = ScanTrace() if report else None
