@@ -68,6 +68,7 @@ class Pipeline:
             modpipe_version=__version__, policy_name=self.policy.name, policy_hash=loaded.hash,
             models={n: s.model_id for n, s in self.scorers.items()},
         )
+        self._models = models  # a preparer never loads ASR/OCR either
         self._extractors: tuple[dict, dict[str, ScorerStatus], Provenance] | None = None
         self._extractor_lock = threading.Lock()
 
@@ -115,6 +116,9 @@ class Pipeline:
 
         loaded, failed = {}, {}
         for name, factory in extractor_factories(self.policy.extraction, self.settings).items():
+            if not self._models:
+                failed[name] = self._status(name, "unavailable", "not loaded (preparer)")
+                continue
             try:
                 loaded[name] = self.resources.get(f"extractor:{name}", factory)
             except Exception as exc:  # noqa: BLE001 - any load failure must fail closed
