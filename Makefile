@@ -8,7 +8,7 @@ STAMP := $(VENV)/.modpipe-installed
 PYTEST_ARGS ?=
 
 .PHONY: install system-deps demo test test-fast schema clean
-.PHONY: bench-batch bench-tune bench-serve bench-likeness
+.PHONY: bench-batch bench-tune bench-serve bench-likeness bench-scan
 .PHONY: train-heads eval-gate bench-gate
 
 install: $(STAMP)
@@ -34,6 +34,9 @@ test: install system-deps
 
 test-fast: install
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not heavy and not ray" $(PYTEST_ARGS)
+
+bench-scan: install system-deps
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/scan_bench.py
 
 schema: install
 	$(PY) -m modpipe.cli.main schema --out src/modpipe/schemas/decision.schema.json

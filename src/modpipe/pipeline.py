@@ -13,6 +13,7 @@ Nothing here logs prompt text, transcripts or frames — only ids, hashes, categ
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -28,7 +29,7 @@ from modpipe.scorers import get_scorer_class
 from modpipe.scorers.base import Scorer
 from modpipe.settings import Settings, get_settings
 from modpipe.types import (
-    Decision, ErrorInfo, Modality, Provenance, Sample, ScanInput, Score, ScorerStatus,
+    Decision, ErrorInfo, Modality, Provenance, Sample, ScanInput, ScanTrace, Score, ScorerStatus,
 )
 
 log = logging.getLogger("modpipe")
@@ -67,6 +68,9 @@ class Pipeline:
             modpipe_version=__version__, policy_name=self.policy.name, policy_hash=loaded.hash,
             models={n: s.model_id for n, s in self.scorers.items()},
         )
+        self._models = models  # a preparer never loads ASR/OCR either
+        self._extractors: tuple[dict, dict[str, ScorerStatus], Provenance] | None = None
+        self._extractor_lock = threading.Lock()
 
     @classmethod
     def from_policy(cls, policy: str | Path | LoadedPolicy | None = None,
@@ -78,8 +82,50 @@ class Pipeline:
         return cls(policy, settings, resources, models=models)
 
     def _status(self, scorer: str, status: str, message: str) -> ScorerStatus:
-        cats = [c for c, cat in self.policy.categories.items() if any(s.scorer == scorer for s in cat.signals)]
+        if scorer in self.policy.scorers:
+            cats = [c for c, cat in self.policy.categories.items() if any(s.scorer == scorer for s in cat.signals)]
+        else:  # an extractor: the categories that its text feeds
+            from modpipe.scan import text_fed_categories
+
+            mod = {"asr": Modality.SPEECH, "ocr": Modality.OCR}[scorer]
+            cats = text_fed_categories(self.policy, mod)
         return ScorerStatus(scorer=scorer, status=status, message=message, categories=cats)
+
+    def load_extractors(self) -> tuple[dict, dict[str, ScorerStatus], Provenance]:
+        """ASR and OCR: loaded on the first scan (a gate-only service never pays for them) or
+        eagerly by calling this; once, shared through Resources. Returns (extractors, failures,
+        the scan provenance with their model ids). Failures make scans fail closed for the
+        categories their text feeds."""
+        with self._extractor_lock:
+            if self._extractors is None:
+                loaded, failed = self._load_extractors()
+                models = {**self.provenance.models, **{n: e.model_id for n, e in loaded.items()}}
+                self._extractors = (loaded, failed, self.provenance.model_copy(update={"models": models}))
+            return self._extractors
+
+    @property
+    def extractors(self) -> dict:
+        return self.load_extractors()[0]
+
+    @property
+    def extractors_unavailable(self) -> dict[str, ScorerStatus]:
+        return self.load_extractors()[1]
+
+    def _load_extractors(self) -> tuple[dict, dict[str, ScorerStatus]]:
+        from modpipe.scan import extractor_factories
+
+        loaded, failed = {}, {}
+        for name, factory in extractor_factories(self.policy.extraction, self.settings).items():
+            if not self._models:
+                failed[name] = self._status(name, "unavailable", "not loaded (preparer)")
+                continue
+            try:
+                loaded[name] = self.resources.get(f"extractor:{name}", factory)
+            except Exception as exc:  # noqa: BLE001 - any load failure must fail closed
+                kind = "unavailable" if isinstance(exc, ModelUnavailableError) else "failed"
+                failed[name] = self._status(name, kind, f"{type(exc).__name__}: {exc}")
+                log.error("SAFETY: extractor %s %s: %s", name, kind, type(exc).__name__)
+        return loaded, failed
 
     # ------------------------------------------------------------------ stages shared by both jobs
 
@@ -121,8 +167,8 @@ class Pipeline:
 
     def decide(self, kind: str, scores: list[Score], statuses: dict[str, ScorerStatus],
                audience: str | None, *, error: ErrorInfo | None = None, **fields: Any) -> Decision:
-        d = decide(self.policy, self.provenance, kind, scores, statuses, audience,
-                   error=error, **fields)
+        provenance = self.load_extractors()[2] if kind == "scan" else self.provenance
+        d = decide(self.policy, provenance, kind, scores, statuses, audience, error=error, **fields)
         if any(s.evidence.get("consent") == "granted" for s in scores):
             from modpipe.likeness.consent import consent_reasons
 
@@ -205,62 +251,61 @@ class Pipeline:
     # ------------------------------------------------------------------ post-generation scan
 
     def prepare_scan(self, video: str | Path, id: str | None = None) -> ScanInput:
-        """ingest + sample: decode and pick frames (no models). Runs as a CPU task under Ray.
-        Media errors are captured in `ScanInput.error`, never raised."""
-        from modpipe.ingest import probe
-        from modpipe.sample import sample_frames
+        """ingest + sample (+ audio): decode and pick frames, no models. Runs as a CPU task under
+        Ray (`modpipe.scan.prepare` needs only the policy). Media errors land in `.error`."""
+        from modpipe.scan import prepare
 
-        t0 = time.perf_counter()
-        timings: dict[str, float] = {}
-        rid = id or uuid.uuid4().hex[:12]
-        try:
-            info = probe(video)
-            timings["probe"] = round(time.perf_counter() - t0, 4)
-            t = time.perf_counter()
-            frames = sample_frames(video, info, self.policy.sampling)
-            timings["sample"] = round(time.perf_counter() - t, 4)
-        except ModpipeError as exc:
-            timings["prepare"] = round(time.perf_counter() - t0, 4)
-            err = ErrorInfo(type=type(exc).__name__, message=str(exc))
-            return ScanInput(id=rid, input=str(video), error=err, timings=timings)
-        return ScanInput(id=rid, input=str(video), info=info, frames=frames, timings=timings)
+        return prepare(video, self.policy, id=id)
 
-    def score_scan(self, prepared: ScanInput) -> tuple[list[Score], dict[str, ScorerStatus]]:
+    def score_scan(self, prepared: ScanInput, trace: ScanTrace | None = None,
+                   ) -> tuple[list[Score], dict[str, ScorerStatus]]:
         """extract + score a prepared video: raw scores, no consent, no thresholds (tuning caches
-        exactly these)."""
-        return self.score_samples(list(prepared.frames))
+        exactly these). ASR runs in a thread while frames are scored and read (OCR); then the
+        transcript and on-screen text go through the text scorers in one batch. Pass a
+        `ScanTrace` to keep the text samples and stage timings (reports, benchmarks)."""
+        from modpipe.scan import extract_and_score
+
+        return extract_and_score(self, prepared, trace if trace is not None else ScanTrace())
 
     def finish_scan(self, prepared: ScanInput, user: str | None = None,
-                    audience: str | None = None) -> Decision:
+                    audience: str | None = None, trace: ScanTrace | None = None) -> Decision:
         """extract + score + aggregate + decide for a prepared video (the model-bound part)."""
         self._check_audience(audience)
         timings = dict(prepared.timings)
         fields = {"id": prepared.id, "input": prepared.input, "user": user}
         if prepared.error is not None:
             log.warning("scan id=%s input error %s", prepared.id, prepared.error.type)
-            return self.decide("scan", [], dict(self.unavailable), audience,
-                               error=prepared.error, timings=timings, **fields)
+            return self.decide("scan", [], {**self.unavailable, **self.extractors_unavailable},
+                               audience, error=prepared.error, timings=timings, **fields)
+        trace = trace if trace is not None else ScanTrace()
         t0 = time.perf_counter()
-        scores, statuses = self.score_scan(prepared)
+        scores, statuses = self.score_scan(prepared, trace)
         scores = self.apply_consent(scores, user)
+        timings.update(trace.timings)
         timings["score"] = round(time.perf_counter() - t0, 4)
         info = prepared.info
         media = {"duration_s": info.duration_s, "width": info.width, "height": info.height,
-                 "fps": info.fps, "has_audio": info.has_audio, "frames_sampled": len(prepared.frames)}
+                 "fps": info.fps, "has_audio": info.has_audio, "frames_sampled": len(prepared.frames),
+                 "speech_segments": sum(s.modality == Modality.SPEECH for s in trace.text_samples),
+                 "ocr_spans": sum(s.modality == Modality.OCR for s in trace.text_samples),
+                 "checked": _checked(info.has_audio, self.extractors)}
         d = self.decide("scan", scores, statuses, audience, timings=timings, media=media, **fields)
         log.info("scan id=%s action=%s policy=%s", d.id, d.action, self.loaded.hash[:19])
         return d
 
     def scan(self, video: str | Path, user: str | None = None, audience: str | None = None,
-             id: str | None = None) -> Decision:
+             id: str | None = None, trace: ScanTrace | None = None) -> Decision:
         """Scan one video. Media errors become a `review` decision with the error filled in."""
         self._check_audience(audience)
         t0 = time.perf_counter()
-        d = self.finish_scan(self.prepare_scan(video, id=id), user=user, audience=audience)
+        prepared = self.prepare_scan(video, id=id)
+        if trace is not None:
+            trace.prepared = prepared
+        d = self.finish_scan(prepared, user=user, audience=audience, trace=trace)
         return d.model_copy(update={"timings": {**d.timings, "total": round(time.perf_counter() - t0, 4)}})
 
     def close(self) -> None:
-        for s in self.scorers.values():
+        for s in self.scorers.values():  # extractors live in Resources, closed below
             s.close()
         self.resources.close()
 
@@ -269,3 +314,9 @@ class Pipeline:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _checked(has_audio: bool, extractors: dict) -> list[str]:
+    """What a scan looked at: frames always; speech and on-screen text when extracted."""
+    return ["frames", *(["on-screen text"] if "ocr" in extractors else []),
+            *(["speech"] if has_audio and "asr" in extractors else [])]

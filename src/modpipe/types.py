@@ -128,7 +128,19 @@ class ScanInput:
     frames: list[Sample] = field(default_factory=list)
     audio: Any = None  # float32 mono 16 kHz numpy array, or None (no audio / not extracted)
     error: ErrorInfo | None = None
+    audio_error: ErrorInfo | None = None  # the audio track exists but could not be decoded
     timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class ScanTrace:
+    """What a scan saw on the way, for reports and benchmarks: the prepared input (frames), the
+    text samples extracted (speech, on-screen text), the raw scores and per-stage wall times."""
+
+    text_samples: list[Sample] = field(default_factory=list)
+    scores: list[Score] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    prepared: ScanInput | None = None  # the sampled frames (set by `Pipeline.scan`)
 
 
 # ---------------------------------------------------------------------------- output records

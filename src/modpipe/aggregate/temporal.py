@@ -1,27 +1,36 @@
 """Aggregate one category's scores over time (seconds, from timestamps) and across modalities.
 
-For each signal the category lists, scores are weighted, then per modality:
-1. **smoothing**: a centred moving average over `window_s` seconds (visual modalities; text
-   spans are already temporal units and are not smoothed);
-2. **method**: `max` of the smoothed track, `topk_mean` (mean of the k highest), or `k_of_n`
-   (the k-th highest value within any n consecutive samples);
-3. **min duration**: a run of samples at or over `review_at` that lasts less than
-   `min_duration_s` counts only up to just below `block_at` — unless `instant_block` and one raw
-   sample reaches `block_at` (a single flashed frame of clearly harmful content still blocks).
-Across modalities the best is taken, plus `fusion_boost` for each other modality that agrees
-(≥ review_at) on an overlapping time span. Segments (start, end, modality, scorer, evidence)
-are the runs that reach `review_at`; for prompts the top-scoring samples.
+The category's signals are picked out and weighted; then each modality is a **track**: one
+value per sample (the best signal), ordered by start time. Per track, in this order:
+
+1. **smoothing** — frames only: a centred moving average over `window_s` seconds, so one noisy
+   frame does not decide alone (text spans are already whole units and are not smoothed);
+2. **method** — `max` of the track, `topk_mean` (mean of the k highest) or `k_of_n` (the k-th
+   highest value within any n consecutive samples: k of n must agree);
+3. **segments** — runs of samples at or over `review_at`, samples closer than `gap_s` joined,
+   each with its start/end seconds and its best sample's evidence;
+4. **minimum duration** — if no block-level run lasts `min_duration_s`, the track counts only
+   up to just below `block_at` (review) …
+5. **instant block** — … unless `instant_block` and one raw sample reaches `block_at`: a single
+   flashed frame or line of clearly harmful content still blocks.
+
+**Fusion**: the category's value is the best track's, plus `fusion_boost` for each other
+modality that also reaches `review_at` on an overlapping time span (speech, on-screen text and
+frames agreeing raise confidence). Prompts (no timestamps) are a track without time: its top
+samples are the segments.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from modpipe.policy.schema import Aggregate, Category, Thresholds
 from modpipe.types import Modality, Score, Segment
+
+TIMED = frozenset({Modality.FRAME, Modality.SPEECH, Modality.OCR})
 
 
 @dataclass(frozen=True)
@@ -31,7 +40,35 @@ class Aggregated:
     reasons: list[str]
 
 
-def _signal_scores(cat: Category, scores: list[Score]) -> list[Score]:
+@dataclass(frozen=True)
+class Run:
+    """A stretch of a track at or over review_at: [start, end] seconds, its peak and best score."""
+
+    start: float | None
+    end: float | None
+    peak: float
+    best: Score
+
+    @property
+    def duration(self) -> float:
+        return 0.0 if self.start is None else self.end - self.start
+
+
+@dataclass
+class Track:
+    """One modality's samples in time order: start/end seconds, raw value, the best Score."""
+
+    modality: Modality
+    starts: np.ndarray
+    ends: np.ndarray
+    raw: np.ndarray
+    best: list[Score]
+    value: float = 0.0
+    runs: list[Run] = field(default_factory=list)
+
+
+def signal_scores(cat: Category, scores: list[Score]) -> list[Score]:
+    """The scores this category listens to, weighted, filtered by each signal's modalities."""
     out = []
     for sig in cat.signals:
         mods = set(sig.modalities) if sig.modalities else None
@@ -41,8 +78,7 @@ def _signal_scores(cat: Category, scores: list[Score]) -> list[Score]:
     return out
 
 
-def _track(scores: list[Score]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Score]]:
-    """Per sample time: the best score among signals (start, end, value, best Score)."""
+def build_track(modality: Modality, scores: list[Score]) -> Track:
     best: dict[int, Score] = {}
     for s in scores:
         if s.sample not in best or s.value > best[s.sample].value:
@@ -50,20 +86,17 @@ def _track(scores: list[Score]) -> tuple[np.ndarray, np.ndarray, np.ndarray, lis
     items = sorted(best.values(), key=lambda s: (s.start or 0.0, s.sample))
     starts = np.array([s.start or 0.0 for s in items])
     ends = np.array([s.end if s.end is not None else (s.start or 0.0) for s in items])
-    return starts, ends, np.array([s.value for s in items]), items
+    return Track(modality, starts, ends, np.array([s.value for s in items]), items)
 
 
-def _smooth(starts: np.ndarray, values: np.ndarray, window_s: float) -> np.ndarray:
+def smooth(starts: np.ndarray, values: np.ndarray, window_s: float) -> np.ndarray:
+    """Centred moving average over `window_s` seconds (by timestamp, not sample count)."""
     if window_s <= 0 or len(values) < 2:
         return values
-    out = np.empty_like(values)
-    for i, t in enumerate(starts):
-        m = np.abs(starts - t) <= window_s / 2
-        out[i] = values[m].mean()
-    return out
+    return np.array([values[np.abs(starts - t) <= window_s / 2].mean() for t in starts])
 
 
-def _method(values: np.ndarray, agg: Aggregate) -> float:
+def method_value(values: np.ndarray, agg: Aggregate) -> float:
     if len(values) == 0:
         return 0.0
     if agg.method == "max":
@@ -75,74 +108,77 @@ def _method(values: np.ndarray, agg: Aggregate) -> float:
     return float(max(np.sort(values[i : i + n])[::-1][k - 1] for i in range(len(values) - n + 1)))
 
 
-def _runs(starts, ends, values, items, level: float, gap_s: float) -> list[tuple[float, float, float, Score]]:
-    runs: list[list] = []
-    for t0, t1, v, s in zip(starts, ends, values, items, strict=True):
+def find_runs(track: Track, values: np.ndarray, level: float, gap_s: float) -> list[Run]:
+    runs: list[Run] = []
+    for t0, t1, v, s in zip(track.starts, track.ends, values, track.best, strict=True):
         if v < level:
             continue
-        if runs and t0 - runs[-1][1] <= gap_s:
+        if runs and t0 - runs[-1].end <= gap_s:
             r = runs[-1]
-            r[1] = max(r[1], t1)
-            if v > r[2]:
-                r[2], r[3] = v, s
+            peak, best = (v, s) if v > r.peak else (r.peak, r.best)
+            runs[-1] = Run(r.start, max(r.end, t1), peak, best)
         else:
-            runs.append([t0, t1, v, s])
-    return [tuple(r) for r in runs]
+            runs.append(Run(float(t0), float(t1), float(v), s))
+    return runs
+
+
+def score_track(track: Track, agg: Aggregate, th: Thresholds) -> list[str]:
+    """Steps 1–5 for one track; sets track.value and track.runs, returns reasons."""
+    if track.modality not in TIMED:  # prompts: no time, the top samples are the evidence
+        track.value = method_value(track.raw, agg)
+        top = sorted(zip(track.raw, track.best, strict=True), key=lambda p: -p[0])[:3]
+        track.runs = [Run(None, None, float(v), s) for v, s in top if v > 0]
+        return []
+    vals = smooth(track.starts, track.raw, agg.window_s) if track.modality == Modality.FRAME else track.raw
+    flashes = agg.instant_block and track.raw.max() >= th.block_at
+    # a raw sample at block level is kept at full height in the runs, even after smoothing
+    run_vals = np.maximum(vals, np.where(track.raw >= th.block_at, track.raw, 0.0))
+    track.value = method_value(vals, agg)
+    track.runs = find_runs(track, run_vals, th.review_at, agg.gap_s)
+    reasons = []
+    if flashes:
+        track.value = max(track.value, float(track.raw.max()))
+        if all(r.duration < agg.min_duration_s for r in track.runs if r.peak >= th.block_at):
+            reasons.append(f"{track.modality.value}: brief content at block level (instant_block)")
+    elif agg.min_duration_s > 0 and track.value >= th.block_at:
+        if not any(r.duration >= agg.min_duration_s for r in track.runs if r.peak >= th.block_at):
+            track.value = min(track.value, max(th.review_at, th.block_at - 1e-3))
+            reasons.append(f"{track.modality.value}: shorter than min_duration {agg.min_duration_s}s")
+    return reasons
+
+
+def overlaps(a: list[Run], b: list[Run]) -> bool:
+    if not a or not b:
+        return False
+    if any(r.start is None for r in a + b):
+        return True
+    return any(x.start <= y.end and y.start <= x.end for x in a for y in b)
 
 
 def aggregate(cat: Category, th: Thresholds, scores: list[Score]) -> Aggregated:
     agg = cat.aggregate
-    sig = _signal_scores(cat, scores)
-    if not sig:
-        return Aggregated(0.0, [], [])
     by_mod: dict[Modality, list[Score]] = defaultdict(list)
-    for s in sig:
+    for s in signal_scores(cat, scores):
         by_mod[s.modality].append(s)
+    if not by_mod:
+        return Aggregated(0.0, [], [])
+    tracks = [build_track(mod, ss) for mod, ss in by_mod.items()]
+    reasons = [r for t in tracks for r in score_track(t, agg, th)]
 
-    per_mod: dict[Modality, float] = {}
-    mod_runs: dict[Modality, list] = {}
-    reasons: list[str] = []
-    for mod, ss in by_mod.items():
-        starts, ends, raw, items = _track(ss)
-        timed = mod in (Modality.FRAME, Modality.SPEECH, Modality.OCR)
-        vals = _smooth(starts, raw, agg.window_s) if mod == Modality.FRAME else raw
-        value = _method(vals, agg)
-        runs = _runs(starts, ends, np.maximum(vals, raw * (raw >= th.block_at)), items, th.review_at, agg.gap_s) if timed else []
-        if timed and agg.min_duration_s > 0 and value >= th.block_at:
-            long_enough = any(r[1] - r[0] >= agg.min_duration_s for r in runs if r[2] >= th.block_at)
-            instant = agg.instant_block and raw.max() >= th.block_at
-            if not long_enough and not instant:
-                value = min(value, max(th.review_at, th.block_at - 1e-3))
-                reasons.append(f"{mod.value}: shorter than min_duration {agg.min_duration_s}s")
-        if agg.instant_block and timed:
-            value = max(value, float(raw.max()) if raw.max() >= th.block_at else value)
-        per_mod[mod] = value
-        mod_runs[mod] = runs if timed else [(None, None, float(v), s) for v, s in sorted(zip(raw, items, strict=True), key=lambda p: -p[0])[:3] if v > 0]
-
-    best_mod = max(per_mod, key=per_mod.__getitem__)
-    value = per_mod[best_mod]
-    agreeing = [m for m, v in per_mod.items() if m != best_mod and v >= th.review_at and _overlaps(mod_runs[m], mod_runs[best_mod])]
+    lead = max(tracks, key=lambda t: t.value)
+    value = lead.value
+    agreeing = [t.modality.value for t in tracks if t is not lead and t.value >= th.review_at
+                and lead.value >= th.review_at and overlaps(t.runs, lead.runs)]
     if agreeing and agg.fusion_boost > 0:
         value = min(1.0, value + agg.fusion_boost * len(agreeing))
-        reasons.append(f"{best_mod.value} agrees with {', '.join(m.value for m in agreeing)}")
+        reasons.append(f"{lead.modality.value} agrees with {', '.join(agreeing)} (fusion +{agg.fusion_boost * len(agreeing):.2f})")
 
     segments = [
-        Segment(
-            start=None if r[0] is None else round(float(r[0]), 3),
-            end=None if r[1] is None else round(float(r[1]), 3),
-            modality=mod.value, scorer=r[3].scorer, label=r[3].label, score=round(float(r[2]), 4),
-            evidence=r[3].evidence,
-        )
-        for mod, runs in mod_runs.items() for r in runs
-        if r[2] >= min(th.review_at, value) or r[0] is None
+        Segment(start=None if r.start is None else round(r.start, 3),
+                end=None if r.end is None else round(r.end, 3),
+                modality=t.modality.value, scorer=r.best.scorer, label=r.best.label,
+                score=round(r.peak, 4), evidence=r.best.evidence)
+        for t in tracks for r in t.runs
     ]
     segments.sort(key=lambda s: (-s.score, s.start or 0.0))
     return Aggregated(round(float(value), 4), segments[:20], reasons)
-
-
-def _overlaps(a: list, b: list) -> bool:
-    if not a or not b:
-        return False
-    if any(r[0] is None for r in a) or any(r[0] is None for r in b):
-        return True
-    return any(x[0] <= y[1] and y[0] <= x[1] for x in a for y in b)

@@ -77,17 +77,27 @@ def gate(
 def scan(
     videos: Annotated[list[Path], typer.Argument(help="video files")],
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="JSONL out (default stdout)")] = None,
+    report: Annotated[Optional[Path], typer.Option(
+        "--report", help="reviewer page: an .html file (one video) or a folder (one page per video)")] = None,
     user: UserOpt = None, audience: AudienceOpt = None, policy: PolicyOpt = None,
 ) -> None:
     """Post-generation scan: one JSON line per video. Exit 1 if any input errored."""
     from modpipe.report import JsonlWriter
+    from modpipe.types import ScanTrace
 
     errored = 0
     try:
         pipe = _pipeline(policy)
+        pipe.load_extractors()  # ASR + OCR load here, not inside the first video's timings
         with JsonlWriter(output) as out:
             for v in videos:
-                d = pipe.scan(v, user=user, audience=audience)
+                trace = ScanTrace() if report else None
+                d = pipe.scan(v, user=user, audience=audience, trace=trace)
+                if report:
+                    from modpipe.report.html import write_html
+
+                    page = report if len(videos) == 1 and report.suffix == ".html" else report / f"{v.stem}.html"
+                    write_html(page, pipe.policy, d, trace)
                 errored += d.error is not None
                 out.write(d)
     except ModpipeError as exc:

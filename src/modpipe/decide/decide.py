@@ -6,6 +6,8 @@
 - a scorer that is *unavailable* (no weights) fails closed the same way, unless its policy spec
   says `if_unavailable: fallback` and the category has another signal that ran — then the
   category decides on the rest and the decision still lists the scorer as unavailable;
+- an extractor (ASR, OCR) that failed on a video makes the categories its text feeds at least
+  their `on_unavailable` action, with the reason stated;
 - the overall action is the strictest category action (block > review > allow); an input error
   is `review` (never a silent allow).
 """
@@ -42,6 +44,10 @@ def decide_category(
         if not fallback:
             action = max_action(action, cat.on_unavailable)
             reasons.append(f"scorer {scorer!r} {st.status}: {st.message} → fail closed ({cat.on_unavailable})")
+    for st in statuses.values():  # extractors (asr, ocr): no signal names them, the status does
+        if st.scorer not in policy.scorers and name in st.categories:
+            action = max_action(action, cat.on_unavailable)
+            reasons.append(f"extractor {st.scorer!r} {st.status}: {st.message} → fail closed ({cat.on_unavailable})")
     if not feeding:
         action = max_action(action, cat.on_unavailable)
         reasons.append("every scorer feeding this category is disabled → fail closed")
