@@ -162,8 +162,8 @@ def embed(records: Sequence[Record], cache: EmbeddingCache) -> np.ndarray:
     return cache.encode([normalize_text(r.text) for r in records])
 
 
-PER_SOURCE = 400   # records per source (label mix kept): bounds embedding time on a 2-core CPU
-MAX_LENGTH = 64    # encoder tokens per training text (the gate itself reads up to 128)
+PER_SOURCE = 0     # records per source (0 = all; a cap keeps the label mix and bounds CPU time)
+MAX_LENGTH = 128   # encoder tokens per training text, as the gate reads them
 
 
 def open_cache(max_length: int = MAX_LENGTH) -> EmbeddingCache:
