@@ -12,6 +12,8 @@ hallucinated sentences). Audio is mono float32 at 16 kHz (from `ingest.load_audi
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import hashlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -38,9 +40,9 @@ class Transcriber(Extractor):
     def __init__(self, language: str | None = "en") -> None:
         self.language = language
 
+    @abstractmethod
     def segments(self, audio: np.ndarray) -> Iterable[tuple[float, float, str, list[dict[str, Any]]]]:
         """(start, end, text, words) per segment; words are {word, start, end}."""
-        raise NotImplementedError
 
     def extract(self, audio: np.ndarray | None, first_index: int) -> list[Sample]:
         if audio is None or len(audio) == 0:
@@ -48,6 +50,8 @@ class Transcriber(Extractor):
         out: list[Sample] = []
         for seg, (start, end, text, words) in enumerate(self.segments(np.ascontiguousarray(audio, np.float32))):
             for s_start, s_end, s_text, s_words in _sentences(start, end, text, words):
+                if not s_text.strip():
+                    continue  # nothing was said in this span
                 out.append(Sample(index=first_index + len(out), modality=Modality.SPEECH,
                                   start=round(float(s_start), 3), end=round(float(max(s_end, s_start)), 3),
                                   text=s_text, meta={"segment": seg, "words": s_words}))
@@ -125,9 +129,10 @@ class OpenAIWhisper(Transcriber):
             condition_on_previous_text=False, verbose=None,
         )
         for s in result["segments"]:
-            words = [{"word": w["word"].strip(), "start": round(float(w["start"]), 2), "end": round(float(w["end"]), 2)}
-                     for w in s.get("words", [])]
-            yield s["start"], s["end"], s["text"], words
+            # whisper's timestamp heuristics can land a few ms before 0: clamp to the clip
+            words = [{"word": w["word"].strip(), "start": round(max(0.0, float(w["start"])), 2),
+                      "end": round(max(0.0, float(w["end"])), 2)} for w in s.get("words", [])]
+            yield max(0.0, s["start"]), max(0.0, s["end"]), s["text"], words
 
 
 def default_model_path() -> Path:

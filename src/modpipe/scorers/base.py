@@ -38,9 +38,9 @@ class Scorer(ABC):
         self.resources = resources
 
     @classmethod
+    @abstractmethod
     def outputs(cls, params: BaseModel) -> frozenset[str]:
         """Labels this scorer can emit with these params (checked against category signals)."""
-        raise NotImplementedError(f"{cls.__name__} must declare its outputs")
 
     @property
     @abstractmethod
