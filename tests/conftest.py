@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -44,3 +45,21 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"development data not found at {SHARED_DATA} (see shared/data/README.md)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory):
+    """A 2-layer open_clip model config (registered as 'tiny-clip') and random weights."""
+    import open_clip
+    import torch
+
+    d = tmp_path_factory.mktemp("clip")
+    cfg = {"embed_dim": 32,
+           "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16},
+           "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 4, "layers": 2}}
+    (d / "tiny-clip.json").write_text(json.dumps(cfg))
+    open_clip.add_model_config(str(d / "tiny-clip.json"))
+    torch.manual_seed(0)
+    model = open_clip.create_model("tiny-clip")
+    torch.save(model.state_dict(), d / "tiny-clip.pt")
+    return d

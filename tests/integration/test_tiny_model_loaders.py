@@ -4,7 +4,6 @@ check that the code paths load, run and return well-formed results, not what the
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
@@ -15,24 +14,6 @@ from modpipe.resources import Resources
 from modpipe.settings import Settings
 from modpipe.testing.media import pad_audio, scene, speech, text_frame
 from modpipe.types import Modality, Sample
-
-
-@pytest.fixture(scope="module")
-def tiny_clip(tmp_path_factory):
-    """A 2-layer open_clip model config (registered as 'tiny-clip') and random weights."""
-    import open_clip
-    import torch
-
-    d = tmp_path_factory.mktemp("clip")
-    cfg = {"embed_dim": 32,
-           "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16},
-           "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 4, "layers": 2}}
-    (d / "tiny-clip.json").write_text(json.dumps(cfg))
-    open_clip.add_model_config(str(d / "tiny-clip.json"))
-    torch.manual_seed(0)
-    model = open_clip.create_model("tiny-clip")
-    torch.save(model.state_dict(), d / "tiny-clip.pt")
-    return d
 
 
 def test_clip_zeroshot_scores_frames_with_a_tiny_random_open_clip_model(tiny_clip, tmp_path):
