@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -54,10 +56,35 @@ class TextEncoder:
         digest = _file_digest(weights) if weights.is_file() else "unknown"
         self.model_id = f"{DEFAULT_ID}@sha256:{digest[:12]}" if path is None else f"{self.path.name}@sha256:{digest[:12]}"
         self.dim = int(self.model.config.hidden_size)
+        self.memo_size = 4096
+        self._memo: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._memo_lock = threading.Lock()
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Embeddings for `texts`. Recent results are memoised (bounded LRU), so scorers that
+        share this encoder (e.g. `text` and `spoken` in one policy) run the model once per text."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        with self._memo_lock:
+            hits = {t: self._memo[t] for t in set(texts) if t in self._memo}
+            for t in hits:
+                self._memo.move_to_end(t)
+        todo = list(dict.fromkeys(t for t in texts if t not in hits))
+        if todo:
+            fresh = self.forward(todo, batch_size)
+            with self._memo_lock:
+                for t, e in zip(todo, fresh, strict=True):
+                    self._memo[t] = hits[t] = e
+                while len(self._memo) > self.memo_size:
+                    self._memo.popitem(last=False)
+        return np.stack([hits[t] for t in texts])
+
+    def clear_memo(self) -> None:
+        with self._memo_lock:
+            self._memo.clear()
+
+    def forward(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """The bare model: tokenise, forward, mean-pool, normalise (no memo)."""
         out = []
         torch = self._torch
         # sort by length so each batch pads little; restore order after
