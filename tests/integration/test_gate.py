@@ -158,3 +158,19 @@ def test_jsonl_batch_mode_keeps_order_and_reports_bad_lines(tmp_path) -> None:
     assert [row["id"] for row in rows] == ["a", "2", "c", "d", "e"]
     assert [row["action"] for row in rows] == ["allow", "review", "block", "review", "review"]
     assert rows[1]["error"] and rows[3]["error"] and rows[4]["error"]["type"] == "InputError"
+
+
+def test_short_speech_fragments_get_damped_head_scores_but_prompts_do_not(pipeline):
+    """`head_full_words`: a 4-word ASR fragment keeps 4/6 of its head score; the same words
+    as a prompt keep all of it, and exemplar scores are never damped."""
+    from modpipe.types import Modality, Sample
+
+    text = "Welcome back to Nookitun."  # tiny.en's mishearing of a benign cooking intro
+    samples = [Sample(0, Modality.SPEECH, 0.0, 1.5, text=text), Sample(1, Modality.PROMPT, text=text)]
+    scorer = pipeline.scorers["text"]
+    assert scorer.params.head_full_words == 6
+    by = {(s.sample, s.label): s for s in scorer.score(samples)}
+    for label in ("hate", "terrorism", "sexual"):
+        speech, prompt = by[(0, label)], by[(1, label)]
+        assert speech.evidence["head"] == pytest.approx(prompt.evidence["head"] * 4 / 6, abs=1e-3)
+        assert speech.evidence.get("exemplar_cos") == prompt.evidence.get("exemplar_cos")

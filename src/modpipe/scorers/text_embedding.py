@@ -23,7 +23,7 @@ from modpipe.assets import models_dir
 from modpipe.errors import ModelUnavailableError
 from modpipe.scorers.base import Scorer
 from modpipe.text.encoder import shared_encoder
-from modpipe.types import TEXT_MODALITIES, Sample, Score
+from modpipe.types import TEXT_MODALITIES, Modality, Sample, Score
 
 
 class Exemplars(BaseModel):
@@ -40,6 +40,12 @@ class TextEmbeddingParams(BaseModel):
     )
     exemplar_center: float = Field(0.62, ge=0.0, le=1.0, description="cosine scored as 0.5")
     exemplar_scale: float = Field(14.0, gt=0.0, description="sigmoid steepness")
+    head_full_words: int = Field(
+        0, ge=0, le=50,
+        description="speech/OCR text shorter than this many words gets a proportionally smaller "
+        "head score (short ASR fragments and mis-heard words look like short social posts to the "
+        "heads); 0 = off. Prompts are never damped; exemplars and lexicon are unaffected",
+    )
     negative_margin: float = Field(
         0.04, ge=0.0, le=1.0, description="a negative this much closer than any positive mutes"
     )
@@ -107,8 +113,10 @@ class TextEmbeddingScorer(Scorer):
     def model_id(self) -> str:
         return self.encoder.model_id + (f"+{self.heads.model_id}" if self.heads else "")
 
-    def score_embeddings(self, emb: np.ndarray) -> dict[str, tuple[np.ndarray, list[dict]]]:
-        """label → (scores[N], evidence[N]) for N embeddings. Exposed for tuning and benchmarks."""
+    def score_embeddings(self, emb: np.ndarray, head_scale: np.ndarray | None = None,
+                         ) -> dict[str, tuple[np.ndarray, list[dict]]]:
+        """label → (scores[N], evidence[N]) for N embeddings. Exposed for tuning and benchmarks.
+        `head_scale` (N,) multiplies the head probabilities (see `head_full_words`)."""
         p = self.params
         head_probs = self.heads.predict(emb) if self.heads is not None else None
         out: dict[str, tuple[np.ndarray, list[dict]]] = {}
@@ -130,6 +138,8 @@ class TextEmbeddingScorer(Scorer):
             head = np.zeros(n, dtype=np.float32)
             if head_probs is not None and label in self.heads.labels:
                 head = head_probs[:, self.heads.labels.index(label)]
+                if head_scale is not None:
+                    head = head * head_scale
                 for i in range(n):
                     ev[i]["head"] = round(float(head[i]), 4)
             if len(neg):
@@ -152,7 +162,12 @@ class TextEmbeddingScorer(Scorer):
         if not samples:
             return []
         emb = self.encoder.encode([s.text or "" for s in samples])
-        results = self.score_embeddings(emb)
+        scale = None
+        if self.params.head_full_words:
+            full = self.params.head_full_words
+            scale = np.array([1.0 if s.modality == Modality.PROMPT else min(1.0, len((s.text or "").split()) / full)
+                              for s in samples], dtype=np.float32)
+        results = self.score_embeddings(emb, scale)
         scores: list[Score] = []
         for label, (vals, evs) in results.items():
             for s, v, ev in zip(samples, vals, evs, strict=True):
