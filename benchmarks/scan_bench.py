@@ -71,7 +71,7 @@ def main() -> int:
                 "nudenet (sampled frames)": lambda: pipe.scorers["nudity"].detector.detect_batch(bgr, batch_size=8),
                 "rapidocr (frames read)": lambda: [ocr.read(f.image) for f in read],
                 "faster-whisper (audio)": lambda: list(pipe.extractors["asr"].segments(trace.prepared.audio)),
-                "minilm (extracted text)": lambda: pipe.scorers["text"].encoder.encode([s.text for s in trace.text_samples]),
+                "minilm (extracted text)": lambda: pipe.scorers["text"].encoder.forward([s.text for s in trace.text_samples]),
             }
             for k, fn in calls.items():
                 bare.setdefault(k, []).append(timed(fn))
