@@ -69,6 +69,7 @@ class Pipeline:
             models={n: s.model_id for n, s in self.scorers.items()},
         )
         self._models = models  # a preparer never loads ASR/OCR either
+        self._consumed = self._consumed_modalities()
         self._extractors: tuple[dict, dict[str, ScorerStatus], Provenance] | None = None
         self._extractor_lock = threading.Lock()
 
@@ -135,12 +136,27 @@ class Pipeline:
                 f"unknown audience {audience!r}; this policy knows: {', '.join(self.policy.audiences) or 'none'}"
             )
 
-    def score_samples(self, samples: Sequence[Sample]) -> tuple[list[Score], dict[str, ScorerStatus]]:
-        """Route samples to the scorers that accept their modality. Never raises for a scorer."""
+    def _consumed_modalities(self) -> dict[str, frozenset[Modality]]:
+        """scorer → the modalities some category signal reads from it. A scorer is not run on
+        samples whose scores no signal could count (e.g. speech exemplars on a prompt)."""
+        used: dict[str, set[Modality]] = {}
+        for cat in self.policy.categories.values():
+            for sig in cat.signals:
+                if sig.scorer in self.scorers:
+                    used.setdefault(sig.scorer, set()).update(
+                        sig.modalities or self.scorers[sig.scorer].modalities)
+        return {n: frozenset(m) for n, m in used.items()}
+
+    def score_samples(self, samples: Sequence[Sample], *, every_modality: bool = False,
+                      ) -> tuple[list[Score], dict[str, ScorerStatus]]:
+        """Route samples to the scorers that accept their modality and whose scores some signal
+        reads (`every_modality=True`: all the scorer accepts, for caches that outlive a policy
+        edit). Never raises for a scorer."""
         statuses = dict(self.unavailable)
         scores: list[Score] = []
         for name, scorer in self.scorers.items():
-            mine = [s for s in samples if s.modality in scorer.modalities]
+            wanted = scorer.modalities if every_modality else self._consumed.get(name, frozenset())
+            mine = [s for s in samples if s.modality in scorer.modalities and s.modality in wanted]
             if not mine:
                 continue
             try:
@@ -257,15 +273,15 @@ class Pipeline:
 
         return prepare(video, self.policy, id=id)
 
-    def score_scan(self, prepared: ScanInput, trace: ScanTrace | None = None,
-                   ) -> tuple[list[Score], dict[str, ScorerStatus]]:
+    def score_scan(self, prepared: ScanInput, trace: ScanTrace | None = None, *,
+                   every_modality: bool = False) -> tuple[list[Score], dict[str, ScorerStatus]]:
         """extract + score a prepared video: raw scores, no consent, no thresholds (tuning caches
         exactly these). ASR runs in a thread while frames are scored and read (OCR); then the
         transcript and on-screen text go through the text scorers in one batch. Pass a
         `ScanTrace` to keep the text samples and stage timings (reports, benchmarks)."""
         from modpipe.scan import extract_and_score
 
-        return extract_and_score(self, prepared, trace if trace is not None else ScanTrace())
+        return extract_and_score(self, prepared, trace if trace is not None else ScanTrace(), every_modality)
 
     def finish_scan(self, prepared: ScanInput, user: str | None = None,
                     audience: str | None = None, trace: ScanTrace | None = None) -> Decision:

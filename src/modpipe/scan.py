@@ -17,6 +17,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -100,7 +101,8 @@ def _timed(fn, *args):  # noqa: ANN001, ANN202
 
 
 def extract_and_score(pipe: Pipeline, prepared: ScanInput, trace: ScanTrace,
-                      ) -> tuple[list[Score], dict[str, ScorerStatus]]:
+                      every_modality: bool = False) -> tuple[list[Score], dict[str, ScorerStatus]]:
+    score = partial(pipe.score_samples, every_modality=every_modality)
     frames = list(prepared.frames)
     statuses = {**pipe.unavailable, **pipe.extractors_unavailable}
     asr, ocr = pipe.extractors.get("asr"), pipe.extractors.get("ocr")
@@ -111,7 +113,7 @@ def extract_and_score(pipe: Pipeline, prepared: ScanInput, trace: ScanTrace,
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="modpipe-asr") as pool:
         asr_job = pool.submit(_timed, asr.extract, prepared.audio, 0) \
             if asr is not None and prepared.audio is not None else None
-        (scores, frame_statuses), trace.timings["score_frames"] = _timed(pipe.score_samples, frames)
+        (scores, frame_statuses), trace.timings["score_frames"] = _timed(score, frames)
         statuses.update(frame_statuses)
         if ocr is not None:
             try:
@@ -128,7 +130,7 @@ def extract_and_score(pipe: Pipeline, prepared: ScanInput, trace: ScanTrace,
     lo = len(frames) + len(on_screen)
     text = on_screen + [replace(s, index=lo + i) for i, s in enumerate(speech)]
     if text:
-        (text_scores, text_statuses), trace.timings["score_text"] = _timed(pipe.score_samples, text)
+        (text_scores, text_statuses), trace.timings["score_text"] = _timed(score, text)
         snippet = {s.index: s.text[:SNIPPET_CHARS] for s in text}  # evidence for reviewers
         scores += [sc.with_value(sc.value, text=snippet[sc.sample]) for sc in text_scores]
         statuses.update({k: v for k, v in text_statuses.items() if k not in statuses})

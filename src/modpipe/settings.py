@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +21,10 @@ class Settings(BaseSettings):
         default=Path("~/.modpipe"),
         description="where state lives: likeness/consent registry, audit log, caches",
     )
+    cache: Path = Field(
+        default=Path("~/.cache/modpipe"),
+        description="derived model files (MiniLM exported to ONNX), shareable across homes",
+    )
     policy: Path | None = Field(None, description="policy file; default: the shipped default.yaml")
     clip_weights: Path | None = Field(
         None, description="open_clip checkpoint (.pt/.bin/.safetensors) for the CLIP scorer"
@@ -29,6 +34,9 @@ class Settings(BaseSettings):
     )
     device: str = Field("cpu", description="torch device for torch-based scorers")
     threads: int = Field(2, ge=1, le=256, description="intra-op threads per model")
+    text_backend: Literal["onnx", "torch"] = Field(
+        "onnx", description="MiniLM runtime: onnxruntime (exported once into the cache) or eager torch"
+    )
     ray_address: str | None = None
     max_prompt_chars: int = Field(8_000, ge=1)
     max_upload_bytes: int = Field(200 * 1024 * 1024, ge=1)
@@ -39,7 +47,7 @@ class Settings(BaseSettings):
     api_keys: str | None = Field(None, description="comma-separated API keys; unset = no auth")
     log_level: str = "INFO"
 
-    @field_validator("home", "policy", "clip_weights", mode="after")
+    @field_validator("home", "cache", "policy", "clip_weights", mode="after")
     @classmethod
     def _expand(cls, v: Path | None) -> Path | None:
         return v.expanduser() if v is not None else None

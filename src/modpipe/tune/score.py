@@ -108,7 +108,7 @@ def score_items(pipe, items: Sequence[LabelledItem], cache: ScoreCache, *, batch
                                   meta=s.meta) for s in mine)
             starts.append(base)
             owners.append(h)
-        scores, statuses = pipe.score_samples(samples)
+        scores, statuses = pipe.score_samples(samples, every_modality=True)
         if _crashed(statuses):
             log.error("tune score: a scorer failed on a batch of %d prompts; not cached", len(owners))
             run.failed += len(owners)
@@ -142,7 +142,7 @@ def score_items(pipe, items: Sequence[LabelledItem], cache: ScoreCache, *, batch
         if prepared.error is not None:
             cache.put(entry(h, "scan", dict(pipe.unavailable), [], prepared.error.model_dump()))
         else:
-            scores, statuses = pipe.score_scan(prepared)
+            scores, statuses = pipe.score_scan(prepared, every_modality=True)
             if _crashed(statuses):
                 log.error("tune score: a scorer failed on video %s; not cached", item.id)
                 run.failed += 1
