@@ -49,6 +49,9 @@ bench-tune: install
 
 # HTTP load benchmark on loopback (BENCH_ARGS="--duration 10" for a short run).
 bench-serve: install
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || \
+	  echo "wrk not installed: the benchmark falls back to a Python client (slower on 2 cores)" >&2
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/serve_load.py $(BENCH_ARGS)
 
 bench-likeness: install

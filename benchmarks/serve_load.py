@@ -1,11 +1,14 @@
 """Load benchmark for the HTTP gate: `modpipe serve` on loopback under fixed concurrency.
 
-    python benchmarks/serve_load.py [--duration 60] [--concurrency 32] [--endpoint gate]
+    python benchmarks/serve_load.py [--duration 60] [--concurrency 32] [--endpoint gate] [--client wrk]
 
 1. baseline: the bare pipeline in this process, `gate_many` on batches of the same short prompts
    (the model-bound ceiling on this machine right now);
 2. the server: `python -m modpipe.cli.main serve --host 127.0.0.1` in a subprocess, waited on
-   until /readyz is 200, then `--concurrency` httpx clients post prompts for `--duration` s.
+   until /readyz is 200, then `--concurrency` connections post distinct prompts for `--duration` s.
+   The client is `wrk` (C, `apt-get install wrk`; `make bench-serve` installs it) when found: on a
+   2-core machine the load generator shares the cores with the server, and a Python client
+   (`--client httpx`) spends more CPU per request than the server does, so it measures itself.
 
 Prints requests/s, p50/p90/p99 latency, errors (non-200 or transport errors; zero expected), the
 mean batch size the server formed, and the ratio server req/s ÷ baseline prompts/s measured in
@@ -17,10 +20,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import httpx
@@ -106,6 +112,60 @@ async def load(base: str, endpoint: str, concurrency: int, seconds: float, warmu
             "errors": errors, "mean_batch": (after["gated"] - before["gated"]) / batches if batches else 0.0}
 
 
+WRK_SCRIPT = r"""
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local subjects = {SUBJECTS}
+local actions = {ACTIONS}
+local places = {PLACES}
+local i = 0
+request = function()
+  i = i + 1
+  local text = subjects[i % #subjects + 1] .. " " .. actions[i % #actions + 1] .. " " ..
+               places[i % #places + 1] .. ", shot " .. i
+  return wrk.format(nil, "/v1/ENDPOINT", nil, string.format(BODY, text))
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRK {\"requests\": %d, \"duration_us\": %d, \"p50\": %d, \"p90\": %d, \"p99\": %d, " ..
+    "\"connect\": %d, \"read\": %d, \"write\": %d, \"status\": %d, \"timeout\": %d}\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), e.connect, e.read, e.write, e.status, e.timeout))
+end
+"""
+
+
+def lua_list(items: list[str]) -> str:
+    return "{" + ", ".join(json.dumps(x) for x in items) + "}"
+
+
+def wrk_load(base: str, endpoint: str, concurrency: int, seconds: float, warmup: float) -> dict:
+    body = '{"prompt": "%s"}' if endpoint == "gate" else '{"input": "%s"}'
+    script = (WRK_SCRIPT.replace("{SUBJECTS}", lua_list(SUBJECTS)).replace("{ACTIONS}", lua_list(ACTIONS))
+              .replace("{PLACES}", lua_list(PLACES)).replace("ENDPOINT", endpoint)
+              .replace("BODY", json.dumps(body)))
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(script)
+    try:
+        def run(secs: float) -> dict:
+            out = subprocess.run(["wrk", "-t2", f"-c{concurrency}", f"-d{max(1, round(secs))}s", "-s", f.name,
+                                  base], capture_output=True, text=True, check=True).stdout
+            return json.loads(next(line[4:] for line in out.splitlines() if line.startswith("WRK ")))
+
+        run(warmup)
+        before = httpx.get(f"{base}/readyz").json()
+        r = run(seconds)
+        after = httpx.get(f"{base}/readyz").json()
+    finally:
+        os.unlink(f.name)
+    errors = {k: r[k] for k in ("connect", "read", "write", "status", "timeout") if r[k]}
+    batches = after["batches"] - before["batches"]
+    return {"ok": r["requests"] - r["status"], "rps": (r["requests"] - r["status"]) / (r["duration_us"] / 1e6),
+            "p50": r["p50"] / 1000, "p90": r["p90"] / 1000, "p99": r["p99"] / 1000, "errors": errors,
+            "mean_batch": (after["gated"] - before["gated"]) / batches if batches else 0.0}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=float, default=60.0, help="seconds of measured load")
@@ -116,7 +176,12 @@ def main() -> None:
     ap.add_argument("--batch-window-ms", type=float, default=3.0)
     ap.add_argument("--baseline-seconds", type=float, default=10.0, help="0 skips the bare-pipeline baseline")
     ap.add_argument("--policy", default=None)
+    ap.add_argument("--client", choices=["auto", "wrk", "httpx"], default="auto",
+                    help="load generator (auto: wrk when installed, else httpx)")
     args = ap.parse_args()
+    client = args.client if args.client != "auto" else ("wrk" if shutil.which("wrk") else "httpx")
+    if client == "wrk" and not shutil.which("wrk"):
+        raise SystemExit("wrk not found: apt-get install wrk (or --client httpx)")
 
     base_rate = baseline(args.baseline_seconds, args.batch_max, args.policy) if args.baseline_seconds > 0 else None
     port = free_port()
@@ -127,13 +192,17 @@ def main() -> None:
     try:
         base = f"http://127.0.0.1:{port}"
         asyncio.run(wait_ready(base, proc))
-        res = asyncio.run(load(base, args.endpoint, args.concurrency, args.duration, args.warmup))
+        if client == "wrk":
+            res = wrk_load(base, args.endpoint, args.concurrency, args.duration, args.warmup)
+        else:
+            res = asyncio.run(load(base, args.endpoint, args.concurrency, args.duration, args.warmup))
     finally:
         proc.terminate()
         proc.wait(timeout=30)
 
     print(f"\nmodpipe serve load: POST /v1/{args.endpoint}, {args.concurrency} concurrent, "
-          f"{args.duration:.0f} s, batch ≤ {args.batch_max} / {args.batch_window_ms} ms, {os.cpu_count()} CPUs")
+          f"{args.duration:.0f} s, batch ≤ {args.batch_max} / {args.batch_window_ms} ms, {os.cpu_count()} CPUs, "
+          f"client {client}")
     print(f"{'metric':28s} value")
     print(f"{'requests ok':28s} {res['ok']}")
     print(f"{'requests/s':28s} {res['rps']:.1f}")
