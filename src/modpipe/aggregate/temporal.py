@@ -67,13 +67,23 @@ class Track:
     runs: list[Run] = field(default_factory=list)
 
 
-def signal_scores(cat: Category, scores: list[Score]) -> list[Score]:
-    """The scores this category listens to, weighted, filtered by each signal's modalities."""
+def index_scores(scores: list[Score]) -> dict[tuple[str, str], list[Score]]:
+    """(scorer, label) → its scores: build once per decision, share across categories."""
+    index: dict[tuple[str, str], list[Score]] = defaultdict(list)
+    for s in scores:
+        index[(s.scorer, s.label)].append(s)
+    return index
+
+
+def signal_scores(cat: Category, scores: list[Score] | dict[tuple[str, str], list[Score]]) -> list[Score]:
+    """The scores this category listens to, weighted, filtered by each signal's modalities.
+    `scores` may be a list or the `index_scores` of one."""
+    index = scores if isinstance(scores, dict) else index_scores(scores)
     out = []
     for sig in cat.signals:
         mods = set(sig.modalities) if sig.modalities else None
-        for s in scores:
-            if s.scorer == sig.scorer and s.label == sig.label and (mods is None or s.modality in mods):
+        for s in index.get((sig.scorer, sig.label), ()):
+            if mods is None or s.modality in mods:
                 out.append(s.with_value(min(1.0, s.value * sig.weight)) if sig.weight != 1.0 else s)
     return out
 
@@ -155,7 +165,8 @@ def overlaps(a: list[Run], b: list[Run]) -> bool:
     return any(x.start <= y.end and y.start <= x.end for x in a for y in b)
 
 
-def aggregate(cat: Category, th: Thresholds, scores: list[Score]) -> Aggregated:
+def aggregate(cat: Category, th: Thresholds,
+              scores: list[Score] | dict[tuple[str, str], list[Score]]) -> Aggregated:
     agg = cat.aggregate
     by_mod: dict[Modality, list[Score]] = defaultdict(list)
     for s in signal_scores(cat, scores):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modpipe.aggregate.temporal import Aggregated, aggregate
+from modpipe.aggregate.temporal import Aggregated, aggregate, index_scores
 from modpipe.policy.schema import Category, Policy, Thresholds
 from modpipe.types import CategoryResult, Decision, ErrorInfo, Provenance, Score, ScorerStatus, max_action
 
@@ -69,9 +69,10 @@ def decide(policy: Policy, provenance: Provenance, kind: str, scores: list[Score
     `policy diff` can re-decide cached scores under a new policy in microseconds."""
     categories: dict[str, CategoryResult] = {}
     reasons: list[str] = []
+    index = index_scores(scores)
     for cname, cat in policy.categories.items():
         th = cat.thresholds(audience)
-        res = decide_category(cname, cat, th, aggregate(cat, th, scores), policy, statuses)
+        res = decide_category(cname, cat, th, aggregate(cat, th, index), policy, statuses)
         categories[cname] = res
         if res.action != "allow":
             reasons.append(f"{cname}: {res.action} (score {res.score:.2f} ≥ "

@@ -81,6 +81,31 @@ class Heads:
         return _sigmoid(self.a * logits + self.c)
 
 
+class _ExemplarBank:
+    """Exemplar phrases of every label, embedded into one matrix, with each label's row range."""
+
+    def __init__(self, groups: list[list[str]], encoder) -> None:  # noqa: ANN001 - TextEncoder
+        self.texts = [t for g in groups for t in g]
+        self.matrix = encoder.encode(self.texts) if self.texts else np.zeros((0, encoder.dim), np.float32)
+        bounds = np.cumsum([0, *map(len, groups)])
+        self.ranges = list(zip(bounds[:-1], bounds[1:], strict=True))
+
+    def best(self, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(highest cosine, index into `texts`) per embedding and label; (-1, -1) for no phrases."""
+        n = emb.shape[0]
+        best = np.full((n, len(self.ranges)), -1.0, dtype=np.float32)
+        arg = np.full((n, len(self.ranges)), -1, dtype=np.int64)
+        if not self.texts:
+            return best, arg
+        sims = emb @ self.matrix.T
+        for j, (lo, hi) in enumerate(self.ranges):
+            if hi > lo:
+                a = sims[:, lo:hi].argmax(1)
+                arg[:, j] = lo + a
+                best[:, j] = sims[np.arange(n), lo + a]
+        return best, arg
+
+
 class TextEmbeddingScorer(Scorer):
     type = "text_embedding"
     modalities = TEXT_MODALITIES
@@ -103,11 +128,11 @@ class TextEmbeddingScorer(Scorer):
                 )
             self.heads = Heads.load(path)
         self.labels = list(params.labels)
-        self._ex: dict[str, tuple[np.ndarray, np.ndarray, list[str], list[str]]] = {}
-        for label, ex in params.labels.items():
-            pos = self.encoder.encode(ex.positive) if ex.positive else np.zeros((0, self.encoder.dim))
-            neg = self.encoder.encode(ex.negative) if ex.negative else np.zeros((0, self.encoder.dim))
-            self._ex[label] = (pos, neg, ex.positive, ex.negative)
+        # every label's exemplars in one matrix each (positives, negatives): one matmul per call
+        self._pos = _ExemplarBank([params.labels[lb].positive for lb in self.labels], self.encoder)
+        self._neg = _ExemplarBank([params.labels[lb].negative for lb in self.labels], self.encoder)
+        self._head_cols = [self.heads.labels.index(lb) if self.heads and lb in self.heads.labels else -1
+                           for lb in self.labels]
 
     @property
     def model_id(self) -> str:
@@ -118,44 +143,37 @@ class TextEmbeddingScorer(Scorer):
         """label → (scores[N], evidence[N]) for N embeddings. Exposed for tuning and benchmarks.
         `head_scale` (N,) multiplies the head probabilities (see `head_full_words`)."""
         p = self.params
-        head_probs = self.heads.predict(emb) if self.heads is not None else None
+        n, n_labels = emb.shape[0], len(self.labels)
+        head = np.zeros((n, n_labels), dtype=np.float32)
+        if self.heads is not None:
+            probs = self.heads.predict(emb)
+            for j, col in enumerate(self._head_cols):
+                if col >= 0:
+                    head[:, j] = probs[:, col]
+            if head_scale is not None:
+                head *= head_scale[:, None]
+        best_pos, arg_pos = self._pos.best(emb)  # (n, L): -1 where a label has no positives
+        ex_score = np.where(best_pos > -1, _sigmoid(p.exemplar_scale * (best_pos - p.exemplar_center)), 0.0)
+        best_neg, arg_neg = self._neg.best(emb)
+        # a negative exemplar clearly closer than every positive mutes the label
+        gap = best_neg - np.maximum(best_pos, 0.0) - p.negative_margin
+        mute = np.where(best_neg > p.exemplar_center - 0.1, np.clip(1.0 - gap * 10.0, 0.0, 1.0), 1.0)
+        score = np.clip(np.maximum(head, ex_score) * mute, 0.0, 1.0).astype(np.float32)
         out: dict[str, tuple[np.ndarray, list[dict]]] = {}
-        n = emb.shape[0]
-        for label in self.labels:
-            pos, neg, pos_txt, neg_txt = self._ex[label]
-            ev: list[dict] = [{} for _ in range(n)]
-            ex_score = np.zeros(n, dtype=np.float32)
-            mute = np.ones(n, dtype=np.float32)
-            best_pos = np.full(n, -1.0, dtype=np.float32)
-            if len(pos):
-                sims = emb @ pos.T
-                best_pos = sims.max(1)
-                arg = sims.argmax(1)
-                ex_score = _sigmoid(p.exemplar_scale * (best_pos - p.exemplar_center))
-                for i in range(n):
-                    ev[i]["exemplar"] = pos_txt[arg[i]]
-                    ev[i]["exemplar_cos"] = round(float(best_pos[i]), 4)
-            head = np.zeros(n, dtype=np.float32)
-            if head_probs is not None and label in self.heads.labels:
-                head = head_probs[:, self.heads.labels.index(label)]
-                if head_scale is not None:
-                    head = head * head_scale
-                for i in range(n):
-                    ev[i]["head"] = round(float(head[i]), 4)
-            if len(neg):
-                sims_n = emb @ neg.T
-                best_neg = sims_n.max(1)
-                arg_n = sims_n.argmax(1)
-                # a negative exemplar clearly closer than every positive mutes the label
-                gap = best_neg - np.maximum(best_pos, 0.0) - p.negative_margin
-                mute = np.clip(1.0 - gap * 10.0, 0.0, 1.0).astype(np.float32)
-                mute = np.where(best_neg > p.exemplar_center - 0.1, mute, 1.0)
-                for i in range(n):
-                    if mute[i] < 1.0:
-                        ev[i]["negative_exemplar"] = neg_txt[arg_n[i]]
-                        ev[i]["negative_cos"] = round(float(best_neg[i]), 4)
-            score = np.clip(np.maximum(head, ex_score) * mute, 0.0, 1.0)
-            out[label] = (score, ev)
+        for j, label in enumerate(self.labels):
+            evs: list[dict] = []
+            for i in range(n):
+                ev: dict = {}
+                if arg_pos[i, j] >= 0:
+                    ev["exemplar"] = self._pos.texts[arg_pos[i, j]]
+                    ev["exemplar_cos"] = round(float(best_pos[i, j]), 4)
+                if self._head_cols[j] >= 0:
+                    ev["head"] = round(float(head[i, j]), 4)
+                if mute[i, j] < 1.0:
+                    ev["negative_exemplar"] = self._neg.texts[arg_neg[i, j]]
+                    ev["negative_cos"] = round(float(best_neg[i, j]), 4)
+                evs.append(ev)
+            out[label] = (score[:, j], evs)
         return out
 
     def score(self, samples: Sequence[Sample]) -> list[Score]:

@@ -36,6 +36,7 @@ DEFAULT_ID = "sentence-transformers/all-MiniLM-L6-v2"
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 PROBES = ("a cat playing piano on a sunny beach", "kill the lights", "Ünïcödé ✓ 1234 " * 8)
 EXPORT_TOLERANCE = 1e-4
+TOKEN_BUDGET = 256  # padded tokens per forward batch (see `forward`; 128–512 measured alike)
 
 
 def minilm_path() -> Path:
@@ -70,10 +71,11 @@ class TextEncoder:
             raise ModelUnavailableError(f"no transformers model with a fast tokenizer at {self.path}")
         self.threads = threads
         # the model's own fast tokenizer (what transformers' AutoTokenizer wraps), without the
-        # wrapper's per-call overhead: truncate to max_length, pad to the longest in a batch
+        # wrapper's per-call overhead: truncate to max_length; padding happens per batch, in
+        # `_padded` (the file's own setting pads every text to 128 tokens)
         self.tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length)
-        self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("[PAD]") or 0, pad_token="[PAD]")
+        self.tokenizer.no_padding()
         self.max_length = max_length
         weights = self.path / "model.safetensors"
         self.digest = _file_digest(weights) if weights.is_file() else "unknown"
@@ -117,25 +119,32 @@ class TextEncoder:
         with self._memo_lock:
             self._memo.clear()
 
-    def forward(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """The bare model: tokenise, forward, mean-pool, normalise (no memo)."""
+    def forward(self, texts: Sequence[str], batch_size: int = 64, max_tokens: int = TOKEN_BUDGET,
+                ) -> np.ndarray:
+        """The bare model: tokenise, forward, mean-pool, normalise (no memo). Texts are sorted by
+        token count and cut into batches of at most `batch_size` texts and `max_tokens` padded
+        tokens: on a CPU the forward is compute-bound, so padding is pure waste (64 mixed prompts
+        in one batch ran at 105/s, sorted into batches of ≤ 256 padded tokens at 290/s)."""
         run = self._run_onnx if self._session is not None else self._run_torch
         result = np.zeros((len(texts), self.dim), dtype=np.float32)
-        # sort by length so each batch pads little; restore order after
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for lo in range(0, len(order), batch_size):
-            idx = order[lo : lo + batch_size]
-            result[idx] = run(self.tokenize([texts[i] for i in idx]))
+        if not len(texts):
+            return result
+        enc = self.tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(enc[i].ids))
+        lo = 0
+        while lo < len(order):
+            hi = lo + 1
+            while (hi < len(order) and hi - lo < batch_size
+                   and len(enc[order[hi]].ids) * (hi - lo + 1) <= max_tokens):
+                hi += 1
+            idx = order[lo:hi]
+            result[idx] = run(_padded([enc[i] for i in idx]))
+            lo = hi
         return result
 
     def tokenize(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """input_ids / attention_mask / token_type_ids, int64, padded to the longest text."""
-        enc = self.tokenizer.encode_batch(list(texts))
-        return {
-            "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
-        }
+        return _padded(self.tokenizer.encode_batch(list(texts)))
 
     # -- backends ----------------------------------------------------------------------------
     def _run_onnx(self, feed: dict[str, np.ndarray]) -> np.ndarray:
@@ -226,6 +235,18 @@ def _pooled(model, enc: dict):  # noqa: ANN001, ANN202 - torch objects
     mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
     pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
     return torch.nn.functional.normalize(pooled, dim=-1)
+
+
+def _padded(enc: list) -> dict[str, np.ndarray]:  # noqa: ANN001 - tokenizers.Encoding
+    """Right-pad a batch of encodings with zeros ([PAD] is id 0 in this vocabulary)."""
+    width = max(len(e.ids) for e in enc)
+    out = {k: np.zeros((len(enc), width), dtype=np.int64) for k in INPUTS}
+    for row, e in enumerate(enc):
+        n = len(e.ids)
+        out["input_ids"][row, :n] = e.ids
+        out["attention_mask"][row, :n] = e.attention_mask
+        out["token_type_ids"][row, :n] = e.type_ids
+    return out
 
 
 def _file_digest(path: Path) -> str:
