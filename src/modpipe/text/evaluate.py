@@ -34,12 +34,16 @@ class TextPath:
 
     def __init__(self, pipeline) -> None:  # noqa: ANN001 - Pipeline
         self.pipeline = pipeline
+        from modpipe.types import Modality
+
         policy = pipeline.policy
         self.text = [s for s in pipeline.scorers.values() if s.type == "text_embedding"]
         self.lexicons = [s for s in pipeline.scorers.values() if s.type == "lexicon"]
         names = {s.name for s in self.text + self.lexicons}
+        # the signals a prompt feeds (a signal limited to speech/OCR never sees one)
         self.categories = {
-            c: [(sig.scorer, sig.label, sig.weight) for sig in cat.signals if sig.scorer in names]
+            c: [(sig.scorer, sig.label, sig.weight) for sig in cat.signals if sig.scorer in names
+                and (not sig.modalities or Modality.PROMPT in sig.modalities)]
             for c, cat in policy.categories.items()
         }
         self.categories = {c: sigs for c, sigs in self.categories.items() if sigs}
