@@ -174,3 +174,13 @@ def test_short_speech_fragments_get_damped_head_scores_but_prompts_do_not(pipeli
         speech, prompt = by[(0, label)], by[(1, label)]
         assert speech.evidence["head"] == pytest.approx(prompt.evidence["head"] * 4 / 6, abs=1e-3)
         assert speech.evidence.get("exemplar_cos") == prompt.evidence.get("exemplar_cos")
+
+
+def test_a_scorer_runs_only_on_samples_some_signal_reads(pipeline) -> None:
+    """`spoken` feeds categories from speech and on-screen text only, so a prompt skips it;
+    tuning caches ask for every modality so they outlive a policy edit."""
+    samples = pipeline.gate_samples("brothers, take up arms and kill the infidels")
+    scorers = {s.scorer for s in pipeline.score_samples(samples)[0]}
+    assert "text" in scorers and "spoken" not in scorers
+    every = {s.scorer for s in pipeline.score_samples(samples, every_modality=True)[0]}
+    assert "spoken" in every

@@ -52,6 +52,13 @@ def test_a_cached_export_is_reused_without_exporting_again(both, monkeypatch):
     assert TextEncoder(backend="onnx", cache_dir=cache).backend == "onnx"
 
 
+def test_a_damaged_cached_export_is_made_again(tmp_path):
+    (tmp_path / f"minilm-{TextEncoder(backend='torch').digest[:16]}.onnx").write_bytes(b"truncated")
+    enc = TextEncoder(backend="onnx", cache_dir=tmp_path)
+    assert enc.backend == "onnx"
+    assert enc.forward(["kill the lights"]).shape == (1, 384)
+
+
 def test_an_export_that_cannot_be_written_falls_back_to_torch_and_says_so(tmp_path, caplog):
     blocked = tmp_path / "not-a-dir"
     blocked.write_text("a file where the cache folder should be")

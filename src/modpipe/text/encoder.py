@@ -10,8 +10,8 @@ Mean-pooled and L2-normalised as in sentence-transformers. Two backends run the 
 - `torch`: transformers' eager model. Used when asked for (`MODPIPE_TEXT_BACKEND=torch`) or when
   the export or its check fails (logged, never silent: outputs are the same either way).
 
-`encode()` batches real inputs together (one forward per batch, padded to the longest item),
-which is what batch mode and transcript scoring rely on.
+`encode()` batches real inputs together (sorted by token count, cut at `TOKEN_BUDGET` padded
+tokens per forward), which is what batch mode and transcript scoring rely on.
 """
 
 from __future__ import annotations
@@ -183,7 +183,12 @@ class TextEncoder:
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        return ort.InferenceSession(str(target), opts, providers=["CPUExecutionProvider"])
+        try:
+            return ort.InferenceSession(str(target), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - a damaged cache file is re-made once
+            log.warning("cached MiniLM export %s unreadable (%s); exporting again", target, type(exc).__name__)
+            self._export(target)
+            return ort.InferenceSession(str(target), opts, providers=["CPUExecutionProvider"])
 
     def _export(self, target: Path) -> None:
         """Export to ONNX, check it against torch on the probes, then move it into place."""
@@ -238,7 +243,8 @@ def _pooled(model, enc: dict):  # noqa: ANN001, ANN202 - torch objects
 
 
 def _padded(enc: list) -> dict[str, np.ndarray]:  # noqa: ANN001 - tokenizers.Encoding
-    """Right-pad a batch of encodings with zeros ([PAD] is id 0 in this vocabulary)."""
+    """Right-pad a batch of encodings with id 0 ([PAD] here). The attention mask is 0 there, so
+    padded positions change neither attention nor the mean pool, whatever the id."""
     width = max(len(e.ids) for e in enc)
     out = {k: np.zeros((len(enc), width), dtype=np.int64) for k in INPUTS}
     for row, e in enumerate(enc):
