@@ -35,9 +35,24 @@ TIMED = frozenset({Modality.FRAME, Modality.SPEECH, Modality.OCR})
 
 @dataclass(frozen=True)
 class Aggregated:
+    """A category's value and reasons; its evidence segments are built only when asked for
+    (a decision keeps them for non-allow categories only, so most prompts never build any)."""
+
     value: float
-    segments: list[Segment]
     reasons: list[str]
+    tracks: list[Track] = field(default_factory=list)
+
+    @property
+    def segments(self) -> list[Segment]:
+        segments = [
+            Segment(start=None if r.start is None else round(r.start, 3),
+                    end=None if r.end is None else round(r.end, 3),
+                    modality=t.modality.value, scorer=r.best.scorer, label=r.best.label,
+                    score=round(r.peak, 4), evidence=r.best.evidence)
+            for t in self.tracks for r in t.runs
+        ]
+        segments.sort(key=lambda s: (-s.score, s.start or 0.0))
+        return segments[:20]
 
 
 @dataclass(frozen=True)
@@ -93,6 +108,9 @@ def build_track(modality: Modality, scores: list[Score]) -> Track:
     for s in scores:
         if s.sample not in best or s.value > best[s.sample].value:
             best[s.sample] = s
+    if modality not in TIMED:  # prompts: no time axis, a handful of values (no numpy needed)
+        items = sorted(best.values(), key=lambda s: s.sample)
+        return Track(modality, np.zeros(0), np.zeros(0), np.array([s.value for s in items]), items)
     items = sorted(best.values(), key=lambda s: (s.start or 0.0, s.sample))
     starts = np.array([s.start or 0.0 for s in items])
     ends = np.array([s.end if s.end is not None else (s.start or 0.0) for s in items])
@@ -135,9 +153,12 @@ def find_runs(track: Track, values: np.ndarray, level: float, gap_s: float) -> l
 def score_track(track: Track, agg: Aggregate, th: Thresholds) -> list[str]:
     """Steps 1–5 for one track; sets track.value and track.runs, returns reasons."""
     if track.modality not in TIMED:  # prompts: no time, the top samples are the evidence
-        track.value = method_value(track.raw, agg)
-        top = sorted(zip(track.raw, track.best, strict=True), key=lambda p: -p[0])[:3]
-        track.runs = [Run(None, None, float(v), s) for v, s in top if v > 0]
+        ranked = sorted(track.best, key=lambda s: -s.value)
+        if agg.method == "max" or len(ranked) == 1:
+            track.value = ranked[0].value
+        else:
+            track.value = method_value(track.raw, agg)
+        track.runs = [Run(None, None, s.value, s) for s in ranked[:3] if s.value > 0]
         return []
     vals = smooth(track.starts, track.raw, agg.window_s) if track.modality == Modality.FRAME else track.raw
     flashes = agg.instant_block and track.raw.max() >= th.block_at
@@ -172,7 +193,7 @@ def aggregate(cat: Category, th: Thresholds,
     for s in signal_scores(cat, scores):
         by_mod[s.modality].append(s)
     if not by_mod:
-        return Aggregated(0.0, [], [])
+        return Aggregated(0.0, [])
     tracks = [build_track(mod, ss) for mod, ss in by_mod.items()]
     reasons = [r for t in tracks for r in score_track(t, agg, th)]
 
@@ -183,13 +204,4 @@ def aggregate(cat: Category, th: Thresholds,
     if agreeing and agg.fusion_boost > 0:
         value = min(1.0, value + agg.fusion_boost * len(agreeing))
         reasons.append(f"{lead.modality.value} agrees with {', '.join(agreeing)} (fusion +{agg.fusion_boost * len(agreeing):.2f})")
-
-    segments = [
-        Segment(start=None if r.start is None else round(r.start, 3),
-                end=None if r.end is None else round(r.end, 3),
-                modality=t.modality.value, scorer=r.best.scorer, label=r.best.label,
-                score=round(r.peak, 4), evidence=r.best.evidence)
-        for t in tracks for r in t.runs
-    ]
-    segments.sort(key=lambda s: (-s.score, s.start or 0.0))
-    return Aggregated(round(float(value), 4), segments[:20], reasons)
+    return Aggregated(round(float(value), 4), reasons, tracks)

@@ -81,28 +81,38 @@ class Heads:
         return _sigmoid(self.a * logits + self.c)
 
 
+def _rounded(x: np.ndarray) -> list:
+    return np.round(x.astype(np.float64), 4).tolist()
+
+
 class _ExemplarBank:
     """Exemplar phrases of every label, embedded into one matrix, with each label's row range."""
 
     def __init__(self, groups: list[list[str]], encoder) -> None:  # noqa: ANN001 - TextEncoder
         self.texts = [t for g in groups for t in g]
         self.matrix = encoder.encode(self.texts) if self.texts else np.zeros((0, encoder.dim), np.float32)
-        bounds = np.cumsum([0, *map(len, groups)])
-        self.ranges = list(zip(bounds[:-1], bounds[1:], strict=True))
+        sizes = np.array([len(g) for g in groups], dtype=np.int64)
+        self.n_labels = len(groups)
+        self.filled = np.flatnonzero(sizes > 0)            # labels that have phrases
+        self.starts = np.cumsum([0, *sizes])[:-1][self.filled]  # their first row
+        self.sizes = sizes[self.filled]
+        # column index, negated: the max of -index over a label's tied columns is its first one
+        self._neg_col = -np.arange(len(self.texts), dtype=np.float32)
 
     def best(self, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(highest cosine, index into `texts`) per embedding and label; (-1, -1) for no phrases."""
+        """(highest cosine, index into `texts`) per embedding and label; (-1, -1) for no phrases.
+        One matmul and two segment reductions for all labels (no per-label Python loop)."""
         n = emb.shape[0]
-        best = np.full((n, len(self.ranges)), -1.0, dtype=np.float32)
-        arg = np.full((n, len(self.ranges)), -1, dtype=np.int64)
+        best = np.full((n, self.n_labels), -1.0, dtype=np.float32)
+        arg = np.full((n, self.n_labels), -1, dtype=np.int64)
         if not self.texts:
             return best, arg
         sims = emb @ self.matrix.T
-        for j, (lo, hi) in enumerate(self.ranges):
-            if hi > lo:
-                a = sims[:, lo:hi].argmax(1)
-                arg[:, j] = lo + a
-                best[:, j] = sims[np.arange(n), lo + a]
+        top = np.maximum.reduceat(sims, self.starts, axis=1)
+        hit = sims >= np.repeat(top, self.sizes, axis=1)
+        first = np.maximum.reduceat(np.where(hit, self._neg_col, -np.inf), self.starts, axis=1)
+        best[:, self.filled] = top
+        arg[:, self.filled] = (-first).astype(np.int64)
         return best, arg
 
 
@@ -159,19 +169,24 @@ class TextEmbeddingScorer(Scorer):
         gap = best_neg - np.maximum(best_pos, 0.0) - p.negative_margin
         mute = np.where(best_neg > p.exemplar_center - 0.1, np.clip(1.0 - gap * 10.0, 0.0, 1.0), 1.0)
         score = np.clip(np.maximum(head, ex_score) * mute, 0.0, 1.0).astype(np.float32)
+        # evidence from plain Python lists (numpy scalars cost more per element than the math)
+        pos_t, neg_t = self._pos.texts, self._neg.texts
+        a_pos, b_pos, h_r = arg_pos.tolist(), _rounded(best_pos), _rounded(head)
+        a_neg, b_neg, muted = arg_neg.tolist(), _rounded(best_neg), (mute < 1.0).tolist()
         out: dict[str, tuple[np.ndarray, list[dict]]] = {}
         for j, label in enumerate(self.labels):
+            has_head = self._head_cols[j] >= 0
             evs: list[dict] = []
             for i in range(n):
                 ev: dict = {}
-                if arg_pos[i, j] >= 0:
-                    ev["exemplar"] = self._pos.texts[arg_pos[i, j]]
-                    ev["exemplar_cos"] = round(float(best_pos[i, j]), 4)
-                if self._head_cols[j] >= 0:
-                    ev["head"] = round(float(head[i, j]), 4)
-                if mute[i, j] < 1.0:
-                    ev["negative_exemplar"] = self._neg.texts[arg_neg[i, j]]
-                    ev["negative_cos"] = round(float(best_neg[i, j]), 4)
+                if a_pos[i][j] >= 0:
+                    ev["exemplar"] = pos_t[a_pos[i][j]]
+                    ev["exemplar_cos"] = b_pos[i][j]
+                if has_head:
+                    ev["head"] = h_r[i][j]
+                if muted[i][j]:
+                    ev["negative_exemplar"] = neg_t[a_neg[i][j]]
+                    ev["negative_cos"] = b_neg[i][j]
                 evs.append(ev)
             out[label] = (score[:, j], evs)
         return out
@@ -188,8 +203,8 @@ class TextEmbeddingScorer(Scorer):
         results = self.score_embeddings(emb, scale)
         scores: list[Score] = []
         for label, (vals, evs) in results.items():
-            for s, v, ev in zip(samples, vals, evs, strict=True):
+            for s, v, ev in zip(samples, vals.tolist(), evs, strict=True):
                 scores.append(
-                    Score(self.name, label, float(v), s.index, s.modality, s.start, s.end, ev)
+                    Score(self.name, label, v, s.index, s.modality, s.start, s.end, ev)
                 )
         return scores
