@@ -1,8 +1,9 @@
 """Text scorer: MiniLM sentence embeddings → per-label risk, from trained heads and exemplars.
 
 Two signals per label, combined:
-- a **trained head** (logistic regression on the embedding, calibrated; trained by
-  `modpipe.text.train_heads` and shipped under `models/`), when the heads file has that label;
+- a **trained head** (logistic regression on the embedding averaged with a small MLP,
+  calibrated; trained by `modpipe.text.train_heads` and shipped under `models/`), when the
+  heads file has that label;
 - **policy exemplars**: cosine similarity to the label's positive phrases, pushed down when a
   negative phrase is closer. A policy author steers a label by adding phrases, no retraining.
 
@@ -23,6 +24,7 @@ from modpipe.assets import models_dir
 from modpipe.errors import ModelUnavailableError
 from modpipe.scorers.base import Scorer
 from modpipe.text.encoder import shared_encoder
+from modpipe.text.mlp_head import MLPArrays
 from modpipe.types import TEXT_MODALITIES, Modality, Sample, Score
 
 
@@ -52,32 +54,42 @@ class TextEmbeddingParams(BaseModel):
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0)))  # no overflow warnings
 
 
 class Heads:
-    """Logistic-regression heads over the encoder's embedding, with Platt calibration."""
+    """Per-category heads over the encoder's embedding, Platt-calibrated: a logistic head, and
+    where the heads file has one, the average of its logit with a small MLP's
+    (`modpipe.text.mlp_head`)."""
 
     def __init__(self, labels: list[str], W: np.ndarray, b: np.ndarray, a: np.ndarray | None = None,
-                 c: np.ndarray | None = None, model_id: str = "heads") -> None:
+                 c: np.ndarray | None = None, model_id: str = "heads", mlp: MLPArrays | None = None,
+                 ) -> None:
         self.labels = list(labels)
         self.W = np.asarray(W, dtype=np.float32)  # L × D
         self.b = np.asarray(b, dtype=np.float32)  # L
         self.a = np.ones_like(self.b) if a is None else np.asarray(a, dtype=np.float32)
         self.c = np.zeros_like(self.b) if c is None else np.asarray(c, dtype=np.float32)
         self.model_id = model_id
+        self.mlp = mlp
+        if mlp is not None and mlp.W2.shape[1] != len(self.labels):
+            raise ModelUnavailableError(f"heads {model_id}: MLP has {mlp.W2.shape[1]} outputs for "
+                                        f"{len(self.labels)} labels")
 
     @classmethod
     def load(cls, path: Path) -> Heads:
-        """models/NAME.npz (W, b, calib_a, calib_c) + models/NAME.json (labels, checksum)."""
+        """models/NAME.npz (W, b, calib_a, calib_c[, mlp_*]) + models/NAME.json (labels, checksum)."""
         with np.load(path) as data:
             arrays = {k: data[k] for k in data.files}
         meta = json.loads(path.with_suffix(".json").read_text())
         return cls(meta["labels"], arrays["W"], arrays["b"], arrays.get("calib_a"),
-                   arrays.get("calib_c"), f"{path.stem}@{meta.get('checksum', 'unknown')[:19]}")
+                   arrays.get("calib_c"), f"{path.stem}@{meta.get('checksum', 'unknown')[:19]}",
+                   MLPArrays.from_dict(arrays))
 
     def predict(self, emb: np.ndarray) -> np.ndarray:
         logits = emb @ self.W.T + self.b
+        if self.mlp is not None:
+            logits = (logits + self.mlp.logits(emb)) / 2
         return _sigmoid(self.a * logits + self.c)
 
 

@@ -107,10 +107,10 @@ def source_folds(records: Sequence[Record], folds: int) -> list[list[str]]:
 
 
 def heldout_scores(records: Sequence[Record], path: TextPath, C: float = 2.0, folds: int = 5,
-                   max_length: int = MAX_LENGTH, by: str = "source") -> dict[str, np.ndarray]:
+                   max_length: int = MAX_LENGTH, by: str = "source", mlp: bool = True,
+                   ) -> dict[str, np.ndarray]:
     """Category scores for every record from heads that never saw it (`by="record"`) or never
     saw its whole source (`by="source"`)."""
-    from modpipe.scorers.text_embedding import Heads
     from modpipe.text.normalize import normalize_prompt
 
     variants = [normalize_prompt(r.text) for r in records]
@@ -128,8 +128,8 @@ def heldout_scores(records: Sequence[Record], path: TextPath, C: float = 2.0, fo
         helds = record_folds(records, folds)
     for held in helds:
         train_idx = np.setdiff1d(np.arange(len(records)), held)
-        arrays, _ = train(X[train_idx], [records[i] for i in train_idx], C=C, calib_folds=3)
-        heads = Heads(arrays.labels, arrays.W, arrays.b, arrays.calib_a, arrays.calib_c, "heldout")
+        arrays, _ = train(X[train_idx], [records[i] for i in train_idx], C=C, calib_folds=3, mlp=mlp)
+        heads = arrays.heads("heldout")
         rows = np.flatnonzero(np.isin(owner, held))
         remap = {r: k for k, r in enumerate(held)}
         part = path.score([flat[i] for i in rows], V[rows], np.array([remap[o] for o in owner[rows]]),
@@ -221,6 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="hold out whole sources (unseen kinds), records (same kinds), or report both")
     ap.add_argument("--per-source", type=int, default=PER_SOURCE, help="records per source (0 = all)")
     ap.add_argument("--max-length", type=int, default=MAX_LENGTH, help="encoder tokens per text")
+    ap.add_argument("--no-mlp", action="store_true", help="logistic heads only (no MLP average)")
     ap.add_argument("--save", type=Path, default=None, help="write per-record scores to this .npz")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -230,7 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"policy {pipeline.policy.name} {pipeline.loaded.hash[:19]}; {len(records)} dev records "
           f"({args.per_source or 'all'} per source)")
     for by in (["record", "source"] if args.by == "both" else [args.by]):
-        scores = heldout_scores(records, path, C=args.C, folds=args.folds, max_length=args.max_length, by=by)
+        scores = heldout_scores(records, path, C=args.C, folds=args.folds, max_length=args.max_length, by=by,
+                                mlp=not args.no_mlp)
         if args.save:
             np.savez(args.save.with_suffix(f".{by}.npz"), ids=np.array([r.id for r in records]), **scores)
         what = ("records held out (same kinds of prompts, unseen texts)" if by == "record" else

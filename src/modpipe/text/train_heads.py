@@ -2,9 +2,11 @@
 
 Reads `shared/data/text/*.jsonl` (dev split), embeds every record with the shared MiniLM encoder
 (cached under `$MODPIPE_HOME/cache`), and fits one logistic-regression head per category on the
-records whose source annotates that category (`label_scope`). Sources are re-weighted so that no
-single large source dominates, and classes are balanced. Each head is then Platt-calibrated on
-out-of-fold logits (stratified 3-fold over records: held-out prompts of the same kinds). Writes `models/NAME.npz` (W, b, calib_a, calib_c),
+records whose source annotates that category (`label_scope`), plus one multi-label MLP whose
+logits are averaged with the logistic ones (`modpipe.text.mlp_head`; `--no-mlp` for logistic
+only). Sources are re-weighted so that no single large source dominates, and classes are
+balanced. Each category is then Platt-calibrated on out-of-fold logits (3 folds over records:
+held-out prompts of the same kinds). Writes `models/NAME.npz` (W, b, calib_a, calib_c, mlp_*),
 `models/NAME.json` (labels, checksum, data, metrics) and the entry in `models/manifest.yaml`.
 """
 
@@ -23,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from modpipe.text.dataset import CATEGORIES, EmbeddingCache, Record, load_records, targets
+from modpipe.text.mlp_head import MLPArrays, fit_mlp
 
 log = logging.getLogger("modpipe.train_heads")
 SEED = 0
@@ -35,6 +38,12 @@ class HeadArrays:
     b: np.ndarray
     calib_a: np.ndarray
     calib_c: np.ndarray
+    mlp: MLPArrays | None = None
+
+    def heads(self, model_id: str):  # noqa: ANN201 - scorers.text_embedding.Heads
+        from modpipe.scorers.text_embedding import Heads
+
+        return Heads(self.labels, self.W, self.b, self.calib_a, self.calib_c, model_id, self.mlp)
 
 
 def sample_weights(records: Sequence[Record], y: np.ndarray) -> np.ndarray:
@@ -65,51 +74,72 @@ def _platt(logits: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, flo
     return float(cal.coef_[0, 0]), float(cal.intercept_[0])
 
 
-def fit_category(X: np.ndarray, records: Sequence[Record], category: str, C: float,
-                 calib_folds: int = 3) -> tuple[np.ndarray, np.float32, float, float, np.ndarray | None]:
-    """Head for one category on its in-scope records; Platt fitted on source-grouped folds.
-    Returns (w, b, a, c, out_of_fold_logits or None)."""
-    from sklearn.model_selection import StratifiedKFold
+def _mlp_weights(records: Sequence[Record], Y: np.ndarray, M: np.ndarray) -> np.ndarray:
+    """Per-category record weights for the MLP: the logistic heads' weights on in-scope records,
+    scaled to sum to 1 per category (every category counts alike), 0 out of scope."""
+    W = np.zeros(Y.shape, np.float32)
+    for j in range(Y.shape[1]):
+        idx = np.flatnonzero(M[:, j])
+        y = Y[idx, j]
+        if len(idx) and y.any() and not y.all():
+            W[idx, j] = sample_weights([records[i] for i in idx], y) / len(idx)
+    return W
 
-    mask, y_all = targets(records, category)
-    idx = np.flatnonzero(mask)
-    recs = [records[i] for i in idx]
-    Xc, y = X[idx], y_all[idx]
-    if not y.any() or y.all():  # nothing to learn from (e.g. its only source is held out)
-        return np.zeros(X.shape[1], np.float32), np.float32(-8.0 if not y.any() else 8.0), 1.0, 0.0, None
-    w = sample_weights(recs, y)
-    coef, intercept = _fit_logreg(Xc, y, w, C)
-    oof = np.zeros(len(idx), dtype=np.float32)
-    covered = np.zeros(len(idx), dtype=bool)
-    if calib_folds >= 2 and min(y.sum(), (~y).sum()) >= calib_folds:
-        folds = StratifiedKFold(n_splits=calib_folds, shuffle=True, random_state=SEED)
-        for tr, te in folds.split(Xc, y):
-            cw, cb = _fit_logreg(Xc[tr], y[tr], sample_weights([recs[i] for i in tr], y[tr]), C)
-            oof[te] = Xc[te] @ cw + cb
-            covered[te] = True
-    if not covered.any():
-        return coef, intercept, 1.0, 0.0, None
-    # Platt on the natural in-scope label mix (no class balancing): a score is a probability
-    a, c = _platt(oof[covered], y[covered], np.ones(int(covered.sum())))
-    full = np.full(len(records), np.nan, dtype=np.float32)
-    full[idx[covered]] = oof[covered]
-    return coef, intercept, a, c, full
+
+def _fit_all(X: np.ndarray, records: Sequence[Record], Y: np.ndarray, M: np.ndarray, C: float,
+             mlp: bool) -> tuple[np.ndarray, np.ndarray, MLPArrays | None]:
+    """Logistic head per category (on its in-scope records) + one multi-label MLP.
+    A category with nothing to learn from (e.g. its only source held out) gets a constant."""
+    L, D = Y.shape[1], X.shape[1]
+    Ws, bs = np.zeros((L, D), np.float32), np.zeros(L, np.float32)
+    constant: dict[int, float] = {}
+    for j in range(L):
+        idx = np.flatnonzero(M[:, j])
+        y = Y[idx, j]
+        if not y.any() or y.all():
+            constant[j] = bs[j] = -8.0 if not y.any() else 8.0
+            continue
+        Ws[j], bs[j] = _fit_logreg(X[idx], y, sample_weights([records[i] for i in idx], y), C)
+    net = fit_mlp(X, Y, _mlp_weights(records, Y, M)) if mlp else None
+    if net is not None:
+        for j, value in constant.items():  # the average stays that constant
+            net.W2[:, j], net.b2[j] = 0.0, value
+    return Ws, bs, net
+
+
+def _logits(X: np.ndarray, W: np.ndarray, b: np.ndarray, net: MLPArrays | None) -> np.ndarray:
+    lin = X @ W.T + b
+    return lin if net is None else (lin + net.logits(X)) / 2
 
 
 def train(X: np.ndarray, records: Sequence[Record], categories: Sequence[str] = CATEGORIES,
-          C: float = 2.0, calib_folds: int = 3) -> tuple[HeadArrays, dict[str, dict]]:
-    Ws, bs, As, Cs, metrics = [], [], [], [], {}
-    for cat in categories:
-        coef, intercept, a, c, oof = fit_category(X, records, cat, C, calib_folds)
-        Ws.append(coef)
-        bs.append(intercept)
-        As.append(a)
-        Cs.append(c)
-        if oof is not None:
-            metrics[cat] = _oof_metrics(oof, records, cat, a, c)
-    heads = HeadArrays(list(categories), np.stack(Ws), np.array(bs, np.float32),
-                       np.array(As, np.float32), np.array(Cs, np.float32))
-    return heads, metrics
+          C: float = 2.0, calib_folds: int = 3, mlp: bool = True) -> tuple[HeadArrays, dict[str, dict]]:
+    """Heads for every category; each Platt-calibrated on out-of-fold logits (records split
+    into `calib_folds`, the whole fit repeated per fold)."""
+    from sklearn.model_selection import KFold
+
+    cats = list(categories)
+    M = np.zeros((len(records), len(cats)), bool)
+    Y = np.zeros_like(M)
+    for j, cat in enumerate(cats):
+        M[:, j], Y[:, j] = targets(records, cat)
+    W, b, net = _fit_all(X, records, Y, M, C, mlp)
+    oof = np.full(M.shape, np.nan, np.float32)
+    if calib_folds >= 2:
+        for tr, te in KFold(calib_folds, shuffle=True, random_state=SEED).split(X):
+            fW, fb, fnet = _fit_all(X[tr], [records[i] for i in tr], Y[tr], M[tr], C, mlp)
+            oof[te] = _logits(X[te], fW, fb, fnet)
+    As, Cs, metrics = np.ones(len(cats), np.float32), np.zeros(len(cats), np.float32), {}
+    for j, cat in enumerate(cats):
+        ok = M[:, j] & ~np.isnan(oof[:, j])
+        y = Y[ok, j]
+        if ok.any() and y.any() and not y.all():
+            # Platt on the natural in-scope label mix (no class balancing): a score is a probability
+            As[j], Cs[j] = _platt(oof[ok, j], y, np.ones(int(ok.sum())))
+            full = np.full(len(records), np.nan, dtype=np.float32)
+            full[ok] = oof[ok, j]
+            metrics[cat] = _oof_metrics(full, records, cat, float(As[j]), float(Cs[j]))
+    return HeadArrays(cats, W, b, As, Cs, net), metrics
 
 
 def _oof_metrics(oof: np.ndarray, records: Sequence[Record], cat: str, a: float, c: float) -> dict:
@@ -117,7 +147,7 @@ def _oof_metrics(oof: np.ndarray, records: Sequence[Record], cat: str, a: float,
 
     ok = ~np.isnan(oof)
     _, y = targets(records, cat)
-    p = 1 / (1 + np.exp(-(a * oof[ok] + c)))
+    p = 1 / (1 + np.exp(-np.clip(a * oof[ok] + c, -60.0, 60.0)))
     yy = y[ok]
     if not yy.any() or yy.all():
         return {}
@@ -130,8 +160,9 @@ def save(heads: HeadArrays, out_dir: Path, name: str, info: dict) -> str:
     """Write NAME.npz + NAME.json; returns the sha256 of the npz."""
     out_dir.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
+    extra = {k: v.astype(np.float16).astype(np.float32) for k, v in heads.mlp.as_dict().items()} if heads.mlp else {}
     np.savez_compressed(buf, W=heads.W.astype(np.float16).astype(np.float32), b=heads.b,
-                        calib_a=heads.calib_a, calib_c=heads.calib_c)
+                        calib_a=heads.calib_a, calib_c=heads.calib_c, **extra)
     blob = buf.getvalue()
     digest = hashlib.sha256(blob).hexdigest()
     (out_dir / f"{name}.npz").write_bytes(blob)
@@ -149,7 +180,7 @@ def _update_manifest(path: Path, name: str, meta: dict, size: int) -> None:
     manifest = yaml.safe_load(text) or {"models": {}}
     manifest.setdefault("models", {})[name] = {
         "files": [f"{name}.npz", f"{name}.json"], "bytes": size, "checksum": meta["checksum"],
-        "kind": "logistic heads over sentence embeddings (Platt-calibrated)",
+        "kind": meta.get("kind", "logistic heads over sentence embeddings (Platt-calibrated)"),
         "encoder": meta.get("encoder"), "labels": meta["labels"], "trained_by": meta.get("command"),
         "data": meta.get("data"), "metrics": meta.get("metrics"),
     }
@@ -184,20 +215,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--C", type=float, default=2.0, help="inverse L2 strength of the logistic heads")
     ap.add_argument("--per-source", type=int, default=PER_SOURCE, help="records per source (0 = all)")
     ap.add_argument("--max-length", type=int, default=MAX_LENGTH, help="encoder tokens per text")
+    ap.add_argument("--no-mlp", action="store_true", help="logistic heads only (no MLP average)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     records = load_records(args.data, per_source=args.per_source or None)
     cache = open_cache(args.max_length)
     X = embed(records, cache)
-    heads, metrics = train(X, records, C=args.C)
+    heads, metrics = train(X, records, C=args.C, mlp=not args.no_mlp)
     counts = Counter(r.source for r in records)
     data = {src: {"records": n, "positives": {c: sum(1 for r in records if r.source == src and c in r.labels)
                                                for c in CATEGORIES if any(r.source == src and c in r.labels for r in records)}}
             for src, n in sorted(counts.items())}
-    info = {"encoder": cache.encoder.model_id, "C": args.C, "seed": SEED, "split": "dev",
+    kind = ("logistic heads averaged with a one-hidden-layer MLP (logits), Platt-calibrated"
+            if heads.mlp is not None else "logistic heads over sentence embeddings (Platt-calibrated)")
+    info = {"encoder": cache.encoder.model_id, "kind": kind, "C": args.C, "seed": SEED, "split": "dev",
             "per_source": args.per_source, "max_length": args.max_length,
-            "command": f"python -m modpipe.text.train_heads --per-source {args.per_source} --max-length {args.max_length}", "data": data, "metrics": metrics}
+            "command": f"python -m modpipe.text.train_heads --per-source {args.per_source} --max-length {args.max_length}"
+                       + (" --no-mlp" if args.no_mlp else ""), "data": data, "metrics": metrics}
     digest = save(heads, args.out or models_dir(), args.name, info)
     for cat, m in metrics.items():
         print(f"{cat:15s} out-of-fold AUPRC {m.get('record_heldout_auprc')}  "
