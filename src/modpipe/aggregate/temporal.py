@@ -108,7 +108,7 @@ def build_track(modality: Modality, scores: list[Score]) -> Track:
     for s in scores:
         if s.sample not in best or s.value > best[s.sample].value:
             best[s.sample] = s
-    if modality not in TIMED:  # prompts: no time axis, a handful of values (no numpy needed)
+    if modality not in TIMED:  # prompts: no time axis, so no start/end arrays
         items = sorted(best.values(), key=lambda s: s.sample)
         return Track(modality, np.zeros(0), np.zeros(0), np.array([s.value for s in items]), items)
     items = sorted(best.values(), key=lambda s: (s.start or 0.0, s.sample))
@@ -154,10 +154,7 @@ def score_track(track: Track, agg: Aggregate, th: Thresholds) -> list[str]:
     """Steps 1–5 for one track; sets track.value and track.runs, returns reasons."""
     if track.modality not in TIMED:  # prompts: no time, the top samples are the evidence
         ranked = sorted(track.best, key=lambda s: -s.value)
-        if agg.method == "max" or len(ranked) == 1:
-            track.value = ranked[0].value
-        else:
-            track.value = method_value(track.raw, agg)
+        track.value = method_value(track.raw, agg)
         track.runs = [Run(None, None, s.value, s) for s in ranked[:3] if s.value > 0]
         return []
     vals = smooth(track.starts, track.raw, agg.window_s) if track.modality == Modality.FRAME else track.raw
