@@ -86,7 +86,16 @@ def test_faster_whisper_tiny_en_transcribes_espeak_speech_with_word_times(tmp_pa
     asr = Resources(Settings(home=tmp_path)).get("asr", lambda: load_transcriber(Settings(home=tmp_path)))
     assert isinstance(asr, FasterWhisper) and "int8" in asr.model_id
     samples = asr.extract(pad_audio(speech("The cat sat on the mat. It was happy."), 5.0, at=1.0), 0)
-    assert len(samples) == 2  # one per sentence
-    assert "mat" in samples[0].text.lower() and samples[0].start >= 0.5
-    assert samples[0].end <= samples[1].start and samples[0].meta["words"][0]["word"]
+    assert samples and samples[0].start >= 0.5  # speech begins at 1 s
+    text = " ".join(s.text for s in samples).lower()
+    assert "mat" in text and "happy" in text
+    # how Whisper splits the two sentences into segments shifts with float rounding (BLAS
+    # threads); the word times are what evidence needs: ordered, inside their segment
+    words = [w for s in samples for w in s.meta["words"]]
+    assert all(a["end"] <= b["start"] + 1e-6 for a, b in zip(words, words[1:], strict=False))
+    assert all(s.start - 1e-6 <= w["start"] <= w["end"] <= s.end + 1e-6
+               for s in samples for w in s.meta["words"])
+    mat = next(w for w in words if "mat" in w["word"].lower())
+    happy = next(w for w in words if "happy" in w["word"].lower())
+    assert 1.0 <= mat["start"] < happy["start"] <= 5.0
     assert asr.extract(np.zeros(16000 * 2, np.float32), 0) == []  # silence: no hallucinated text
