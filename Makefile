@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install system-deps demo test test-fast schema clean
 .PHONY: bench-batch bench-tune bench-serve bench-likeness bench-scan
-.PHONY: train-heads eval-gate bench-gate
+.PHONY: train-heads eval-gate bench-gate probe-gate
 
 install: $(STAMP)
 
@@ -67,6 +67,10 @@ eval-gate: install
 
 bench-gate: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_bench.py
+
+# gate accuracy on 240 pointed prompts nobody tuned on (benchmarks/data/gate_probe.jsonl)
+probe-gate: install
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --misses
 
 clean:
 	rm -rf $(VENV) .pytest_cache

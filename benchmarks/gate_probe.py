@@ -1,0 +1,83 @@
+"""Prompt-gate accuracy on pointed prompts nobody tuned on: `benchmarks/data/gate_probe.jsonl`.
+
+    python benchmarks/gate_probe.py [--probe FILE] [--policy policies/default.yaml] [--misses]
+
+The probe was written for this project by a separate author who saw neither the training data
+(`models/training/`) nor the policy's exemplars: 120 unsafe text-to-video prompts (24 each for
+sexual, terrorism, self-harm, violence, hate; some obfuscated) and 120 safe prompts that look
+like them (museum weapons, news about attacks, medical nudity, suicide prevention, idioms…).
+The dev data has few such pointed hard negatives, and held-out judging includes them.
+
+Prints, per category the prompt resembles: recall on the unsafe ones (flagged = review or block)
+and the false-positive rate on the safe ones, at the policy's thresholds; `--misses` lists every
+wrong decision with its top category scores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+PROBE = Path(__file__).resolve().parent / "data" / "gate_probe.jsonl"
+
+
+def load(path: Path) -> list[dict]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for r in rows:
+        if not {"text", "unsafe", "category"} <= r.keys():
+            raise SystemExit(f"{path}: each line needs text, unsafe, category ({r.get('id')})")
+    return rows
+
+
+def main() -> int:
+    from modpipe.pipeline import Pipeline
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--probe", type=Path, default=PROBE)
+    ap.add_argument("--policy", type=Path, default=None)
+    ap.add_argument("--misses", action="store_true", help="list every wrong decision")
+    args = ap.parse_args()
+    rows = load(args.probe)
+    pipeline = Pipeline.from_policy(args.policy)
+    decisions = pipeline.gate_many([{"text": r["text"]} for r in rows])
+    stats: dict[tuple[str, bool], list[int]] = defaultdict(lambda: [0, 0])  # (category, unsafe) -> [flagged, n]
+    misses = []
+    for r, d in zip(rows, decisions, strict=True):
+        if d.error is not None:
+            raise SystemExit(f"gate failed on {r.get('id')}: {d.error.message}")
+        flagged = d.action != "allow"
+        s = stats[(r["category"], bool(r["unsafe"]))]
+        s[0] += flagged
+        s[1] += 1
+        if flagged != bool(r["unsafe"]):
+            top = sorted(((c.score, k) for k, c in d.categories.items()), reverse=True)[:2]
+            misses.append(f"  {'missed' if r['unsafe'] else 'false+'} {d.action:6s} "
+                          f"{' '.join(f'{k}={v:.2f}' for v, k in top)}  {r['text'][:100]}")
+    text_model = pipeline.provenance.models.get("text", "?")
+    print(f"policy {pipeline.policy.name} {pipeline.loaded.hash[:19]}; text scorer {text_model}")
+    print(f"{'category':15s} {'unsafe recall':>16s} {'safe FPR':>14s}")
+    totals = {True: [0, 0], False: [0, 0]}
+    for cat in sorted({c for c, _ in stats}):
+        cells = []
+        for unsafe in (True, False):
+            f, n = stats.get((cat, unsafe), [0, 0])
+            totals[unsafe][0] += f
+            totals[unsafe][1] += n
+            cells.append(f"{f / n:.3f} ({f}/{n})" if n else "n/a")
+        print(f"{cat:15s} {cells[0]:>16s} {cells[1]:>14s}")
+    (fu, nu), (fs, ns) = totals[True], totals[False]
+    print(f"{'all':15s} {f'{fu / max(nu, 1):.3f} ({fu}/{nu})':>16s} {f'{fs / max(ns, 1):.3f} ({fs}/{ns})':>14s}")
+    if args.misses:
+        print("\n".join(misses))
+    pipeline.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
