@@ -63,27 +63,52 @@ def load_records(data_dir: str | Path | None = None, split: str = "dev",
     files = sorted(data_dir.glob("*.jsonl"))
     if not files:
         raise FileNotFoundError(f"no *.jsonl text data under {data_dir}")
-    out: list[Record] = []
-    for path in files:
-        with path.open(encoding="utf-8") as f:
-            for line in f:
-                if not line.strip():
-                    continue
-                r = json.loads(line)
-                if r.get("split", split) != split:
-                    continue
-                labels = frozenset(CATEGORY_OF[x] for x in r.get("labels", []) if x in CATEGORY_OF)
-                scope = frozenset(CATEGORY_OF[x] for x in r.get("label_scope", []) if x in CATEGORY_OF)
-                meta = r.get("meta") or {}
-                benign = not r.get("labels") or r.get("labels") == ["none"]
-                out.append(Record(
-                    id=str(r["id"]), text=str(r["text"]), source=str(r.get("source", path.stem)),
-                    kind=str(r.get("kind", "")), labels=labels, scope=scope,
-                    adversarial=bool(r.get("adversarial", False)),
-                    hard_negative=benign and (bool(meta.get("hard_negative_terms"))
-                                              or r.get("source") in HARD_NEGATIVE_SOURCES),
-                ))
+    out = [r for path in files for r in read_jsonl(path, split)]
     return _cap(out, per_source, seed) if per_source else out
+
+
+def authored_path() -> Path:
+    """`models/training/authored_t2v.jsonl`: prompts written for this project (see its README)."""
+    from modpipe.assets import models_dir
+
+    return models_dir() / "training" / "authored_t2v.jsonl"
+
+
+def load_authored() -> list[Record]:
+    """The project's own text-to-video-style prompts (unsafe, hard negatives, benign) that fill
+    what the public dev sources lack: terrorism, self-harm and hate written as video prompts,
+    and pointed hard negatives. Training only: the evaluation never scores them."""
+    return read_jsonl(authored_path())
+
+
+def read_jsonl(path: Path, split: str | None = None) -> list[Record]:
+    out: list[Record] = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                r = json.loads(line)
+                if split is not None and r.get("split", split) != split:
+                    continue
+                out.append(_record(r, path.stem))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}:{n}: not a text record ({exc})") from exc
+    return out
+
+
+def _record(r: dict, default_source: str) -> Record:
+    labels = frozenset(CATEGORY_OF[x] for x in r.get("labels", []) if x in CATEGORY_OF)
+    scope = frozenset(CATEGORY_OF[x] for x in r.get("label_scope", []) if x in CATEGORY_OF)
+    meta = r.get("meta") or {}
+    benign = not r.get("labels") or r.get("labels") == ["none"]
+    return Record(
+        id=str(r["id"]), text=str(r["text"]), source=str(r.get("source", default_source)),
+        kind=str(r.get("kind", "")), labels=labels, scope=scope,
+        adversarial=bool(r.get("adversarial", False)),
+        hard_negative=benign and (bool(meta.get("hard_negative_terms"))
+                                  or r.get("source") in HARD_NEGATIVE_SOURCES),
+    )
 
 
 def _cap(records: list[Record], per_source: int, seed: int) -> list[Record]:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from modpipe.text.dataset import BENIGN_T2V, UNSAFE_T2V, Record, load_records, targets
-from modpipe.text.train_heads import MAX_LENGTH, PER_SOURCE, open_cache, train
+from modpipe.text.dataset import BENIGN_T2V, UNSAFE_T2V, Record, load_authored, load_records, targets
+from modpipe.text.train_heads import MAX_LENGTH, PER_SOURCE, embed, open_cache, train
 
 log = logging.getLogger("modpipe.evaluate")
 
@@ -108,9 +108,11 @@ def source_folds(records: Sequence[Record], folds: int) -> list[list[str]]:
 
 def heldout_scores(records: Sequence[Record], path: TextPath, C: float = 2.0, folds: int = 5,
                    max_length: int = MAX_LENGTH, by: str = "source", mlp: bool = True,
+                   extra: Sequence[Record] = (),
                    ) -> dict[str, np.ndarray]:
     """Category scores for every record from heads that never saw it (`by="record"`) or never
-    saw its whole source (`by="source"`)."""
+    saw its whole source (`by="source"`). `extra` records (the project's authored prompts) join
+    every fold's training set and are never scored."""
     from modpipe.text.normalize import normalize_prompt
 
     variants = [normalize_prompt(r.text) for r in records]
@@ -126,9 +128,11 @@ def heldout_scores(records: Sequence[Record], path: TextPath, C: float = 2.0, fo
         helds = [np.flatnonzero(np.isin(src, g)) for g in source_folds(records, folds)]
     else:
         helds = record_folds(records, folds)
+    X_extra = embed(extra, cache) if extra else X[:0]
     for held in helds:
         train_idx = np.setdiff1d(np.arange(len(records)), held)
-        arrays, _ = train(X[train_idx], [records[i] for i in train_idx], C=C, calib_folds=3, mlp=mlp)
+        arrays, _ = train(np.concatenate([X[train_idx], X_extra]), [records[i] for i in train_idx] + list(extra),
+                          C=C, calib_folds=3, mlp=mlp)
         heads = arrays.heads("heldout")
         rows = np.flatnonzero(np.isin(owner, held))
         remap = {r: k for k, r in enumerate(held)}
@@ -222,6 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--per-source", type=int, default=PER_SOURCE, help="records per source (0 = all)")
     ap.add_argument("--max-length", type=int, default=MAX_LENGTH, help="encoder tokens per text")
     ap.add_argument("--no-mlp", action="store_true", help="logistic heads only (no MLP average)")
+    ap.add_argument("--no-authored", action="store_true",
+                    help="train without models/training/authored_t2v.jsonl (never scored either way)")
     ap.add_argument("--save", type=Path, default=None, help="write per-record scores to this .npz")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -232,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"({args.per_source or 'all'} per source)")
     for by in (["record", "source"] if args.by == "both" else [args.by]):
         scores = heldout_scores(records, path, C=args.C, folds=args.folds, max_length=args.max_length, by=by,
-                                mlp=not args.no_mlp)
+                                mlp=not args.no_mlp, extra=() if args.no_authored else load_authored())
         if args.save:
             np.savez(args.save.with_suffix(f".{by}.npz"), ids=np.array([r.id for r in records]), **scores)
         what = ("records held out (same kinds of prompts, unseen texts)" if by == "record" else

@@ -1,6 +1,7 @@
 """Train the gate's per-category text heads: `python -m modpipe.text.train_heads` (`make train-heads`).
 
-Reads `shared/data/text/*.jsonl` (dev split), embeds every record with the shared MiniLM encoder
+Reads `shared/data/text/*.jsonl` (dev split) and the project's own prompts
+(`models/training/authored_t2v.jsonl`; `--no-authored` leaves them out), embeds every record with the shared MiniLM encoder
 (cached under `$MODPIPE_HOME/cache`), and fits one logistic-regression head per category on the
 records whose source annotates that category (`label_scope`), plus one multi-label MLP whose
 logits are averaged with the logistic ones (`modpipe.text.mlp_head`; `--no-mlp` for logistic
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from modpipe.text.dataset import CATEGORIES, EmbeddingCache, Record, load_records, targets
+from modpipe.text.dataset import CATEGORIES, EmbeddingCache, Record, load_authored, load_records, targets
 from modpipe.text.mlp_head import MLPArrays, fit_mlp
 
 log = logging.getLogger("modpipe.train_heads")
@@ -216,10 +217,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--per-source", type=int, default=PER_SOURCE, help="records per source (0 = all)")
     ap.add_argument("--max-length", type=int, default=MAX_LENGTH, help="encoder tokens per text")
     ap.add_argument("--no-mlp", action="store_true", help="logistic heads only (no MLP average)")
+    ap.add_argument("--no-authored", action="store_true",
+                    help="leave out models/training/authored_t2v.jsonl (the project's own prompts)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     records = load_records(args.data, per_source=args.per_source or None)
+    if not args.no_authored:
+        records += load_authored()
     cache = open_cache(args.max_length)
     X = embed(records, cache)
     heads, metrics = train(X, records, C=args.C, mlp=not args.no_mlp)
@@ -232,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = {"encoder": cache.encoder.model_id, "kind": kind, "C": args.C, "seed": SEED, "split": "dev",
             "per_source": args.per_source, "max_length": args.max_length,
             "command": f"python -m modpipe.text.train_heads --per-source {args.per_source} --max-length {args.max_length}"
-                       + (" --no-mlp" if args.no_mlp else ""), "data": data, "metrics": metrics}
+                       + (" --no-mlp" if args.no_mlp else "") + (" --no-authored" if args.no_authored else ""), "data": data, "metrics": metrics}
     digest = save(heads, args.out or models_dir(), args.name, info)
     for cat, m in metrics.items():
         print(f"{cat:15s} out-of-fold AUPRC {m.get('record_heldout_auprc')}  "
