@@ -102,14 +102,16 @@ def test_moderations_speaks_the_openai_shapes(client):
         assert len(out["results"]) == (len(body["input"]) if isinstance(body["input"][0], str) and isinstance(body["input"], list) else 1)
     single = client.post("/v1/moderations", json={"input": TERROR}).json()["results"][0]
     assert single["flagged"] and single["categories"]["violence"] and single["categories"]["illicit/violent"]
-    assert not single["categories"]["harassment"] and single["category_scores"]["harassment"] == 0.0
+    assert not single["categories"]["harassment/threatening"]  # no modpipe category splits threats
+    assert single["category_scores"]["harassment/threatening"] == 0.0
     assert single["modpipe"]["categories"]["terrorism"]["action"] == "block"
     kitten, terror = client.post("/v1/moderations", json={"input": ["a kitten", TERROR]}).json()["results"]
     assert not kitten["flagged"] and terror["flagged"]
     mm = out["results"][0]
     assert mm["category_applied_input_types"]["sexual"] == ["text", "image"]
     assert mm["category_applied_input_types"]["hate"] == ["text"]
-    assert mm["category_applied_input_types"]["harassment"] == []  # no modpipe category scores it
+    assert mm["category_applied_input_types"]["harassment"] == ["text"]
+    assert mm["category_applied_input_types"]["harassment/threatening"] == []  # no modpipe category scores it
 
 
 def test_the_category_mapping_covers_exactly_openais_names():

@@ -7,8 +7,8 @@ not have score 0 and are `false`. The table (also in the README):
     OpenAI category           modpipe categories (default policy)
     sexual                    sexual, sexual_minors
     sexual/minors             sexual_minors
-    harassment                —   (no modpipe category; always false / 0)
-    harassment/threatening    —
+    harassment                harassment
+    harassment/threatening    —   (harassment is not split by threat; see `harassment`)
     hate                      hate
     hate/threatening          —   (hate is not split by threat; see `hate`)
     illicit                   terrorism
@@ -35,7 +35,7 @@ from modpipe.types import Decision, Modality
 OPENAI_CATEGORIES: dict[str, tuple[str, ...]] = {
     "sexual": ("sexual", "sexual_minors"),
     "sexual/minors": ("sexual_minors",),
-    "harassment": (),
+    "harassment": ("harassment",),
     "harassment/threatening": (),
     "hate": ("hate",),
     "hate/threatening": (),

@@ -21,8 +21,12 @@ import numpy as np
 CATEGORY_OF = {
     "sexual": "sexual", "terrorism": "terrorism", "self_harm": "self_harm",
     "violence": "violence_gore", "hate": "hate", "public_figure": "public_figure",
+    "harassment": "harassment",
 }
-CATEGORIES = ["sexual", "terrorism", "self_harm", "violence_gore", "hate", "public_figure"]
+# harassment: no public dev source labels it; the project's authored texts teach it
+CATEGORIES = ["sexual", "terrorism", "self_harm", "violence_gore", "hate", "public_figure", "harassment"]
+# a benign record from a source that annotates all of these is a negative for harassment too
+_VOUCHED = frozenset(CATEGORIES) - {"harassment"}
 BENIGN_T2V = {"vbench", "vbench2", "evalcrafter", "t2v_compbench"}
 UNSAFE_T2V = {"t2vsafetybench"}
 HARD_NEGATIVE_SOURCES = {"xstest_safe"}
@@ -91,17 +95,20 @@ def read_jsonl(path: Path, split: str | None = None) -> list[Record]:
                 r = json.loads(line)
                 if split is not None and r.get("split", split) != split:
                     continue
-                out.append(_record(r, path.stem))
+                out.append(parse_record(r, path.stem))
             except (ValueError, KeyError, TypeError) as exc:
                 raise ValueError(f"{path}:{n}: not a text record ({exc})") from exc
     return out
 
 
-def _record(r: dict, default_source: str) -> Record:
+def parse_record(r: dict, default_source: str = "") -> Record:
+    """One JSON line of the text data format → Record (labels and scope as policy categories)."""
     labels = frozenset(CATEGORY_OF[x] for x in r.get("labels", []) if x in CATEGORY_OF)
     scope = frozenset(CATEGORY_OF[x] for x in r.get("label_scope", []) if x in CATEGORY_OF)
     meta = r.get("meta") or {}
     benign = not r.get("labels") or r.get("labels") == ["none"]
+    if benign and scope >= _VOUCHED:  # safe for every category its source annotates: not abuse
+        scope |= {"harassment"}
     return Record(
         id=str(r["id"]), text=str(r["text"]), source=str(r.get("source", default_source)),
         kind=str(r.get("kind", "")), labels=labels, scope=scope,

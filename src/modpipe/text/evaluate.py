@@ -161,7 +161,7 @@ def report(records: Sequence[Record], scores: dict[str, np.ndarray], policy) -> 
     for c, p in scores.items():
         mask, y = targets(records, c)
         if not mask.any() or not y[mask].any():
-            lines.append(f"{c:15s} {'(no labelled data: exemplars + lexicon only)':>40s}")
+            lines.append(f"{c:15s} {'(no dev positives: measured on the probe only)':>40s}")
             continue
         yy, pp = y[mask], p[mask]
         pred = pp >= review[c]
