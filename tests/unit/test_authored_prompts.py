@@ -21,16 +21,23 @@ def test_authored_prompts_cover_every_category_with_hard_negatives() -> None:
     assert not any(r.labels and r.hard_negative for r in records)
 
 
-def test_harassment_negatives_come_only_from_sources_that_vouch_for_every_category() -> None:
-    """No public source labels harassment; a benign record counts as a harassment negative only
-    when its source annotates all the other categories (benign video-prompt sets do)."""
-    vouched = parse_record({"id": "1", "text": "a cat", "labels": ["none"],
-                       "label_scope": ["sexual", "terrorism", "self_harm", "public_figure", "violence", "hate"]})
-    partial = parse_record({"id": "2", "text": "lol", "labels": ["none"], "label_scope": ["hate"]})
-    unsafe = parse_record({"id": "3", "text": "x", "labels": ["violence"],
-                      "label_scope": ["sexual", "terrorism", "self_harm", "public_figure", "violence", "hate"]})
-    assert "harassment" in vouched.scope
-    assert "harassment" not in partial.scope and "harassment" not in unsafe.scope
+def test_harassment_negatives_come_only_from_sources_that_vouch_for_them() -> None:
+    """No public source labels harassment. Benign records count as its negatives when their
+    source annotates every other category, or when they are posts annotators judged neither
+    hateful nor suicidal with no vote for 'offensive'; anything else stays out of scope."""
+    full = ["sexual", "terrorism", "self_harm", "public_figure", "violence", "hate"]
+
+    def scope(**r) -> frozenset[str]:
+        return parse_record({"id": "1", "text": "t", **r}).scope
+
+    assert "harassment" in scope(labels=["none"], label_scope=full)
+    assert "harassment" in scope(labels=["none"], label_scope=["hate"], kind="social_text",
+                                 meta={"votes_hate": 0, "votes_offensive": 0, "votes_neither": 3})
+    assert "harassment" not in scope(labels=["none"], label_scope=["hate"], kind="social_text",
+                                     meta={"votes_hate": 0, "votes_offensive": 1, "votes_neither": 2})
+    assert "harassment" not in scope(labels=["none"], label_scope=["terrorism"], kind="social_text")
+    assert "harassment" not in scope(labels=["none"], label_scope=["hate"], kind="t2i_prompt")
+    assert "harassment" not in scope(labels=["violence"], label_scope=full)
 
 
 def test_a_broken_line_names_the_file_and_line(tmp_path) -> None:
