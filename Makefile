@@ -57,7 +57,7 @@ bench-serve: install
 bench-likeness: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/likeness_bench.py
 
-# prompt gate: train the text heads from ../shared/data (dev split), evaluate with whole sources
+# prompt gate: train the text heads from ../shared/data (dev split) + models/training, evaluate with whole sources
 # held out, and benchmark latency against the bare MiniLM forward pass
 train-heads: install
 	HF_HUB_OFFLINE=1 $(PY) -m modpipe.text.train_heads

@@ -131,8 +131,8 @@ def heldout_scores(records: Sequence[Record], path: TextPath, C: float = 2.0, fo
     X_extra = embed(extra, cache) if extra else X[:0]
     for held in helds:
         train_idx = np.setdiff1d(np.arange(len(records)), held)
-        arrays, _ = train(np.concatenate([X[train_idx], X_extra]), [records[i] for i in train_idx] + list(extra),
-                          C=C, calib_folds=3, mlp=mlp)
+        arrays, _ = train(np.concatenate([X[train_idx], X_extra]),
+                          [records[i] for i in train_idx] + list(extra), C=C, calib_folds=3, mlp=mlp)
         heads = arrays.heads("heldout")
         rows = np.flatnonzero(np.isin(owner, held))
         remap = {r: k for k, r in enumerate(held)}
@@ -161,7 +161,7 @@ def report(records: Sequence[Record], scores: dict[str, np.ndarray], policy) -> 
     for c, p in scores.items():
         mask, y = targets(records, c)
         if not mask.any() or not y[mask].any():
-            lines.append(f"{c:15s} {'(no dev positives: measured on the probe only)':>40s}")
+            lines.append(f"{c:15s} {'(no dev positives to measure)':>40s}")
             continue
         yy, pp = y[mask], p[mask]
         pred = pp >= review[c]

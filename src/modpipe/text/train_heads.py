@@ -1,8 +1,8 @@
 """Train the gate's per-category text heads: `python -m modpipe.text.train_heads` (`make train-heads`).
 
 Reads `shared/data/text/*.jsonl` (dev split) and the project's own prompts
-(`models/training/authored_t2v.jsonl`; `--no-authored` leaves them out), embeds every record with the shared MiniLM encoder
-(cached under `$MODPIPE_HOME/cache`), and fits one logistic-regression head per category on the
+(`models/training/authored_t2v.jsonl`; `--no-authored` leaves them out), embeds every record
+with the shared MiniLM encoder (cached under `$MODPIPE_HOME/cache`), and fits one logistic-regression head per category on the
 records whose source annotates that category (`label_scope`), plus one multi-label MLP whose
 logits are averaged with the logistic ones (`modpipe.text.mlp_head`; `--no-mlp` for logistic
 only). Sources are re-weighted so that no single large source dominates, and classes are
@@ -237,7 +237,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = {"encoder": cache.encoder.model_id, "kind": kind, "C": args.C, "seed": SEED, "split": "dev",
             "per_source": args.per_source, "max_length": args.max_length,
             "command": f"python -m modpipe.text.train_heads --per-source {args.per_source} --max-length {args.max_length}"
-                       + (" --no-mlp" if args.no_mlp else "") + (" --no-authored" if args.no_authored else ""), "data": data, "metrics": metrics}
+                       + (" --no-mlp" if args.no_mlp else "") + (" --no-authored" if args.no_authored else ""),
+            "data": data, "metrics": metrics}
     digest = save(heads, args.out or models_dir(), args.name, info)
     for cat, m in metrics.items():
         print(f"{cat:15s} out-of-fold AUPRC {m.get('record_heldout_auprc')}  "
