@@ -2,11 +2,11 @@
 
     python benchmarks/gate_probe.py [--probe FILE] [--policy policies/default.yaml] [--misses]
 
-The probe was written for this project by a separate author who saw neither the training data
-(`models/training/`) nor the policy's exemplars: 120 unsafe text-to-video prompts (24 each for
-sexual, terrorism, self-harm, violence, hate; some obfuscated) and 120 safe prompts that look
-like them (museum weapons, news about attacks, medical nudity, suicide prevention, idioms…).
-The dev data has few such pointed hard negatives, and held-out judging includes them.
+The probe was written for this project by two authors who saw neither the training texts
+(`models/training/`) nor the policy's exemplars: 24 unsafe and 24 look-alike safe prompts for
+each of sexual, terrorism, self-harm, violence, hate and harassment (some obfuscated). The safe
+ones are pointed hard negatives (museum weapons, news about attacks, medical nudity, suicide
+prevention, idioms, banter), which the dev data has few of and held-out judging includes.
 
 Prints, per category the prompt resembles: recall on the unsafe ones (flagged = review or block)
 and the false-positive rate on the safe ones, at the policy's thresholds; `--misses` lists every

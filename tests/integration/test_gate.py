@@ -195,6 +195,8 @@ def test_gate_on_the_independent_probe_set_keeps_its_measured_floor(pipeline) ->
     path = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "gate_probe.jsonl"
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     decisions = pipeline.gate_many([{"text": r["text"]} for r in rows])
+    # a flag must come from the scores, not from a fail-closed error (CLIP has no weights here)
+    assert all(d.error is None and {s.scorer for s in d.scorers} <= {"clip"} for d in decisions)
 
     def rate(unsafe: bool, harassment: bool) -> float:
         hits = [d.action != "allow" for r, d in zip(rows, decisions, strict=True)
