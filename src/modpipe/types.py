@@ -15,7 +15,6 @@ Thresholds live only in the policy, never in a scorer.
 from __future__ import annotations
 
 import enum
-import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -101,7 +100,7 @@ class Score:
     evidence: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
-        if not (0.0 <= self.value <= 1.0) or math.isnan(self.value):
+        if not 0.0 <= self.value <= 1.0:  # NaN fails this too
             raise ValueError(
                 f"scorer {self.scorer!r} label {self.label!r} gave {self.value!r}; "
                 "scores must lie in [0, 1]"

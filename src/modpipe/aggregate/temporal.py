@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -31,6 +32,7 @@ from modpipe.policy.schema import Aggregate, Category, Thresholds
 from modpipe.types import Modality, Score, Segment
 
 TIMED = frozenset({Modality.FRAME, Modality.SPEECH, Modality.OCR})
+_NO_TIME = np.zeros(0)
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,7 @@ class Aggregated:
         return segments[:20]
 
 
-@dataclass(frozen=True)
-class Run:
+class Run(NamedTuple):  # a tuple: a prompt decision builds up to 3 per category, so creation cost counts
     """A stretch of a track at or over review_at: [start, end] seconds, its peak and best score."""
 
     start: float | None
@@ -76,7 +77,7 @@ class Track:
     modality: Modality
     starts: np.ndarray
     ends: np.ndarray
-    raw: np.ndarray
+    raw: np.ndarray | list[float]  # a list for untimed tracks (prompts): never smoothed
     best: list[Score]
     value: float = 0.0
     runs: list[Run] = field(default_factory=list)
@@ -109,8 +110,8 @@ def build_track(modality: Modality, scores: list[Score]) -> Track:
         if s.sample not in best or s.value > best[s.sample].value:
             best[s.sample] = s
     if modality not in TIMED:  # prompts: no time axis, so no start/end arrays
-        items = sorted(best.values(), key=lambda s: s.sample)
-        return Track(modality, np.zeros(0), np.zeros(0), np.array([s.value for s in items]), items)
+        items = sorted(best.values(), key=lambda s: s.sample) if len(best) > 1 else list(best.values())
+        return Track(modality, _NO_TIME, _NO_TIME, [s.value for s in items], items)
     items = sorted(best.values(), key=lambda s: (s.start or 0.0, s.sample))
     starts = np.array([s.start or 0.0 for s in items])
     ends = np.array([s.end if s.end is not None else (s.start or 0.0) for s in items])
@@ -124,16 +125,20 @@ def smooth(starts: np.ndarray, values: np.ndarray, window_s: float) -> np.ndarra
     return np.array([values[np.abs(starts - t) <= window_s / 2].mean() for t in starts])
 
 
-def method_value(values: np.ndarray, agg: Aggregate) -> float:
-    if len(values) == 0:
+def method_value(values: np.ndarray | list[float], agg: Aggregate) -> float:
+    """The track's value by `agg.method`, in plain Python: tracks are short (a prompt's variants,
+    at most a few hundred frames), where numpy's per-call overhead costs more than the work."""
+    vals = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    if not vals:
         return 0.0
     if agg.method == "max":
-        return float(values.max())
+        return float(max(vals))
     if agg.method == "topk_mean":
-        return float(np.sort(values)[::-1][: agg.k].mean())
-    n = min(agg.n, len(values))
+        top = sorted(vals, reverse=True)[: agg.k]
+        return float(sum(top) / len(top))
+    n = min(agg.n, len(vals))
     k = min(agg.k, n)
-    return float(max(np.sort(values[i : i + n])[::-1][k - 1] for i in range(len(values) - n + 1)))
+    return float(max(sorted(vals[i : i + n], reverse=True)[k - 1] for i in range(len(vals) - n + 1)))
 
 
 def find_runs(track: Track, values: np.ndarray, level: float, gap_s: float) -> list[Run]:
@@ -153,7 +158,7 @@ def find_runs(track: Track, values: np.ndarray, level: float, gap_s: float) -> l
 def score_track(track: Track, agg: Aggregate, th: Thresholds) -> list[str]:
     """Steps 1–5 for one track; sets track.value and track.runs, returns reasons."""
     if track.modality not in TIMED:  # prompts: no time, the top samples are the evidence
-        ranked = sorted(track.best, key=lambda s: -s.value)
+        ranked = sorted(track.best, key=lambda s: -s.value) if len(track.best) > 1 else track.best
         track.value = method_value(track.raw, agg)
         track.runs = [Run(None, None, s.value, s) for s in ranked[:3] if s.value > 0]
         return []

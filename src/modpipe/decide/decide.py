@@ -32,9 +32,9 @@ def decide_category(
     else:
         action = "allow"
     reasons = list(agg.reasons)
-    feeding = {sig.scorer for sig in cat.signals if policy.scorers[sig.scorer].enabled}
-    ran = feeding - set(statuses)
-    for scorer in sorted(feeding & set(statuses)):
+    feeding = policy.feeding[name]
+    ran = feeding.difference(statuses)
+    for scorer in sorted(feeding.intersection(statuses)):
         st = statuses[scorer]
         fallback = (
             st.status == "unavailable"

@@ -9,6 +9,7 @@ over time, its `review_at`/`block_at` thresholds, and per-audience overrides. Cr
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -96,6 +97,10 @@ class Category(_Strict):
     def thresholds(self, audience: str | None) -> Thresholds:
         if audience and audience in self.audiences:
             return self.audiences[audience]
+        return self._default_thresholds
+
+    @cached_property
+    def _default_thresholds(self) -> Thresholds:  # built once: the gate asks per category per call
         return Thresholds(review_at=self.review_at, block_at=self.block_at)
 
 
@@ -125,3 +130,9 @@ class Policy(_Strict):
     extraction: Extraction = Field(default_factory=Extraction)
     scorers: dict[str, ScorerSpec]
     categories: dict[str, Category] = Field(..., min_length=1)
+
+    @cached_property
+    def feeding(self) -> dict[str, frozenset[str]]:
+        """category → the enabled scorers its signals read (computed once; decisions ask per call)."""
+        return {name: frozenset(sig.scorer for sig in cat.signals if self.scorers[sig.scorer].enabled)
+                for name, cat in self.categories.items()}

@@ -75,6 +75,9 @@ class Heads:
         if mlp is not None and mlp.W2.shape[1] != len(self.labels):
             raise ModelUnavailableError(f"heads {model_id}: MLP has {mlp.W2.shape[1]} outputs for "
                                         f"{len(self.labels)} labels")
+        if mlp is not None:  # the logistic weights beside the MLP's first layer: one matmul for both
+            self._first = np.ascontiguousarray(np.concatenate([self.W.T, mlp.W1], axis=1))
+            self._first_b = np.concatenate([self.b, mlp.b1])
 
     @classmethod
     def load(cls, path: Path) -> Heads:
@@ -87,9 +90,11 @@ class Heads:
                    MLPArrays.from_dict(arrays))
 
     def predict(self, emb: np.ndarray) -> np.ndarray:
-        logits = emb @ self.W.T + self.b
-        if self.mlp is not None:
-            logits = (logits + self.mlp.logits(emb)) / 2
+        if self.mlp is None:
+            return _sigmoid(self.a * (emb @ self.W.T + self.b) + self.c)
+        z = emb @ self._first + self._first_b
+        n_out = len(self.labels)
+        logits = (z[:, :n_out] + self.mlp.logits_from_hidden(z[:, n_out:])) / 2
         return _sigmoid(self.a * logits + self.c)
 
 
@@ -98,33 +103,35 @@ def _rounded(x: np.ndarray) -> list:
 
 
 class _ExemplarBank:
-    """Exemplar phrases of every label, embedded into one matrix, with each label's row range."""
+    """Exemplar phrases of every label, embedded into one matrix, with each group's row range.
+    The scorer keeps one bank: each label's positives, then each label's negatives."""
 
     def __init__(self, groups: list[list[str]], encoder) -> None:  # noqa: ANN001 - TextEncoder
         self.texts = [t for g in groups for t in g]
-        self.matrix = encoder.encode(self.texts) if self.texts else np.zeros((0, encoder.dim), np.float32)
+        self.matrix_t = np.ascontiguousarray(
+            (encoder.encode(self.texts) if self.texts else np.zeros((0, encoder.dim), np.float32)).T)
         sizes = np.array([len(g) for g in groups], dtype=np.int64)
-        self.n_labels = len(groups)
-        self.filled = np.flatnonzero(sizes > 0)            # labels that have phrases
+        self.n_groups = len(groups)
+        self.filled = np.flatnonzero(sizes > 0)            # groups that have phrases
         self.starts = np.cumsum([0, *sizes])[:-1][self.filled]  # their first row
         self.sizes = sizes[self.filled]
-        # column index, negated: the max of -index over a label's tied columns is its first one
+        # column index, negated: the max of -index over a group's tied columns is its first one
         self._neg_col = -np.arange(len(self.texts), dtype=np.float32)
 
     def best(self, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(highest cosine, index into `texts`) per embedding and label; (-1, -1) for no phrases.
-        One matmul and two segment reductions for all labels (no per-label Python loop)."""
+        """(highest cosine, index into `texts`) per embedding and group; (-1, -1) for no phrases.
+        One matmul and two segment reductions for all groups (no per-group Python loop)."""
         n = emb.shape[0]
-        best = np.full((n, self.n_labels), -1.0, dtype=np.float32)
-        arg = np.full((n, self.n_labels), -1, dtype=np.int64)
+        best = np.full((n, self.n_groups), -1.0, dtype=np.float32)
+        arg = np.full((n, self.n_groups), -1, dtype=np.int64)
         if not self.texts:
             return best, arg
-        sims = emb @ self.matrix.T
+        sims = emb @ self.matrix_t
         top = np.maximum.reduceat(sims, self.starts, axis=1)
         hit = sims >= np.repeat(top, self.sizes, axis=1)
         first = np.maximum.reduceat(np.where(hit, self._neg_col, -np.inf), self.starts, axis=1)
         best[:, self.filled] = top
-        arg[:, self.filled] = (-first).astype(np.int64)
+        arg[:, self.filled] = -first
         return best, arg
 
 
@@ -150,11 +157,13 @@ class TextEmbeddingScorer(Scorer):
                 )
             self.heads = Heads.load(path)
         self.labels = list(params.labels)
-        # every label's exemplars in one matrix each (positives, negatives): one matmul per call
-        self._pos = _ExemplarBank([params.labels[lb].positive for lb in self.labels], self.encoder)
-        self._neg = _ExemplarBank([params.labels[lb].negative for lb in self.labels], self.encoder)
+        # every label's positive and negative exemplars in one matrix: one matmul per call
+        self._bank = _ExemplarBank([params.labels[lb].positive for lb in self.labels]
+                                   + [params.labels[lb].negative for lb in self.labels], self.encoder)
         self._head_cols = [self.heads.labels.index(lb) if self.heads and lb in self.heads.labels else -1
                            for lb in self.labels]
+        self._head_take = np.array([max(c, 0) for c in self._head_cols], dtype=np.int64)
+        self._head_mask = np.array([c >= 0 for c in self._head_cols], dtype=np.float32)
 
     @property
     def model_id(self) -> str:
@@ -166,39 +175,36 @@ class TextEmbeddingScorer(Scorer):
         `head_scale` (N,) multiplies the head probabilities (see `head_full_words`)."""
         p = self.params
         n, n_labels = emb.shape[0], len(self.labels)
-        head = np.zeros((n, n_labels), dtype=np.float32)
         if self.heads is not None:
-            probs = self.heads.predict(emb)
-            for j, col in enumerate(self._head_cols):
-                if col >= 0:
-                    head[:, j] = probs[:, col]
+            head = self.heads.predict(emb)[:, self._head_take] * self._head_mask
             if head_scale is not None:
                 head *= head_scale[:, None]
-        best_pos, arg_pos = self._pos.best(emb)  # (n, L): -1 where a label has no positives
+        else:
+            head = np.zeros((n, n_labels), dtype=np.float32)
+        best, arg = self._bank.best(emb)  # (n, 2L): -1 where a group has no phrases
+        best_pos, best_neg = best[:, :n_labels], best[:, n_labels:]
         ex_score = np.where(best_pos > -1, _sigmoid(p.exemplar_scale * (best_pos - p.exemplar_center)), 0.0)
-        best_neg, arg_neg = self._neg.best(emb)
         # a negative exemplar clearly closer than every positive mutes the label
         gap = best_neg - np.maximum(best_pos, 0.0) - p.negative_margin
         mute = np.where(best_neg > p.exemplar_center - 0.1, np.clip(1.0 - gap * 10.0, 0.0, 1.0), 1.0)
         score = np.clip(np.maximum(head, ex_score) * mute, 0.0, 1.0).astype(np.float32)
         # evidence from plain Python lists (numpy scalars cost more per element than the math)
-        pos_t, neg_t = self._pos.texts, self._neg.texts
-        a_pos, b_pos, h_r = arg_pos.tolist(), _rounded(best_pos), _rounded(head)
-        a_neg, b_neg, muted = arg_neg.tolist(), _rounded(best_neg), (mute < 1.0).tolist()
+        texts = self._bank.texts
+        args, cos, h_r, muted = arg.tolist(), _rounded(best), _rounded(head), (mute < 1.0).tolist()
         out: dict[str, tuple[np.ndarray, list[dict]]] = {}
         for j, label in enumerate(self.labels):
             has_head = self._head_cols[j] >= 0
             evs: list[dict] = []
             for i in range(n):
                 ev: dict = {}
-                if a_pos[i][j] >= 0:
-                    ev["exemplar"] = pos_t[a_pos[i][j]]
-                    ev["exemplar_cos"] = b_pos[i][j]
+                if args[i][j] >= 0:
+                    ev["exemplar"] = texts[args[i][j]]
+                    ev["exemplar_cos"] = cos[i][j]
                 if has_head:
                     ev["head"] = h_r[i][j]
                 if muted[i][j]:
-                    ev["negative_exemplar"] = neg_t[a_neg[i][j]]
-                    ev["negative_cos"] = b_neg[i][j]
+                    ev["negative_exemplar"] = texts[args[i][n_labels + j]]
+                    ev["negative_cos"] = cos[i][n_labels + j]
                 evs.append(ev)
             out[label] = (score[:, j], evs)
         return out

@@ -36,7 +36,10 @@ class MLPArrays:
 
     def logits(self, emb: np.ndarray) -> np.ndarray:
         """N × L logits for N embeddings (numpy; equal to the torch module it came from)."""
-        h = emb @ self.W1 + self.b1
+        return self.logits_from_hidden(emb @ self.W1 + self.b1)
+
+    def logits_from_hidden(self, h: np.ndarray) -> np.ndarray:
+        """The rest of `logits` from the first layer's pre-activations `emb @ W1 + b1`."""
         h = 0.5 * h * (1.0 + np.tanh(_GELU_C * (h + np.float32(0.044715) * h * h * h)))
         return h @ self.W2 + self.b2
 

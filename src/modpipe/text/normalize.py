@@ -162,8 +162,11 @@ _SQUEEZE_WORD = re.compile(r"[a-z]*([a-z])\1{2,}[a-z]*")
 
 def fold_for_matching(text: str) -> str:
     """One lowercase, obfuscation-free form of `text` for matching (see module docstring)."""
-    if not isinstance(text, str):
-        text = str(text)
+    return _fold(text if isinstance(text, str) else str(text))
+
+
+@lru_cache(maxsize=1024)  # the gate folds a prompt, then the name matcher folds it again
+def _fold(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = _ZERO_WIDTH.sub("", text)
     text = _CONTROL.sub(" ", text)
