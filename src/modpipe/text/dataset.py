@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -98,7 +98,26 @@ def read_jsonl(path: Path, split: str | None = None) -> list[Record]:
                 out.append(parse_record(r, path.stem))
             except (ValueError, KeyError, TypeError) as exc:
                 raise ValueError(f"{path}:{n}: not a text record ({exc})") from exc
-    return out
+    return narrow_single_label(out)
+
+
+SINGLE_LABEL_SHARE = 0.9  # a source whose unsafe records carry one category this often names one per prompt
+
+
+def narrow_single_label(records: list[Record]) -> list[Record]:
+    """Some sources name one category per unsafe prompt (I2P's search category, T2VSafetyBench's
+    aspect): that says what the prompt is, not what else it is not. A nude I2P prompt full of
+    gore is no violence negative, yet counting it as one taught heads and encoder that a prompt
+    is sexual *or* violent ("a naked woman being stabbed" scored sexual just under review). So in
+    such a source an unsafe record's scope shrinks to its own labels; benign records stay
+    negatives for every category in scope."""
+    by_source: dict[str, list[Record]] = {}
+    for r in records:
+        by_source.setdefault(r.source, []).append(r)
+    single = {src for src, rs in by_source.items()
+              if (unsafe := [r for r in rs if r.labels])
+              and sum(len(r.labels) == 1 for r in unsafe) >= SINGLE_LABEL_SHARE * len(unsafe)}
+    return [replace(r, scope=r.scope & r.labels) if r.source in single and r.labels else r for r in records]
 
 
 def parse_record(r: dict, default_source: str = "") -> Record:
