@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install system-deps demo test test-fast schema clean
 .PHONY: bench-batch bench-tune bench-serve bench-likeness bench-scan
-.PHONY: train-heads eval-gate bench-gate probe-gate
+.PHONY: tune-encoder train-heads eval-gate bench-gate probe-gate
 
 install: $(STAMP)
 
@@ -57,8 +57,12 @@ bench-serve: install
 bench-likeness: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/likeness_bench.py
 
-# prompt gate: train the text heads from ../shared/data (dev split) + models/training, evaluate with whole sources
-# held out, and benchmark latency against the bare MiniLM forward pass
+# prompt gate: fine-tune MiniLM's top layers, then train the text heads, from ../shared/data (dev split) +
+# models/training; evaluate with records and whole sources held out (tune-encoder ARGS=--compare: the tuned
+# encoder against the base one on a 20% hold-out), and benchmark latency against the bare MiniLM forward pass
+tune-encoder: install
+	HF_HUB_OFFLINE=1 $(PY) -m modpipe.text.finetune $(ARGS)
+
 train-heads: install
 	HF_HUB_OFFLINE=1 $(PY) -m modpipe.text.train_heads
 
@@ -68,7 +72,7 @@ eval-gate: install
 bench-gate: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_bench.py
 
-# gate accuracy on 240 pointed prompts nobody tuned on (benchmarks/data/gate_probe.jsonl)
+# gate accuracy on 288 pointed prompts nobody tuned on (benchmarks/data/gate_probe.jsonl)
 probe-gate: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --misses
 

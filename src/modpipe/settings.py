@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     text_backend: Literal["onnx", "torch"] = Field(
         "onnx", description="MiniLM runtime: onnxruntime (exported once into the cache) or eager torch"
     )
+    text_tuned: bool = Field(
+        True, description="lay the shipped fine-tuned top layers (models/minilm_tuned.safetensors) over "
+        "MiniLM; the shipped heads are trained for them, so turning this off makes the text scorer "
+        "report its heads unavailable"
+    )
     ray_address: str | None = None
     max_prompt_chars: int = Field(8_000, ge=1)
     max_upload_bytes: int = Field(200 * 1024 * 1024, ge=1)

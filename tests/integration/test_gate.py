@@ -210,3 +210,23 @@ def test_gate_on_the_independent_probe_set_keeps_its_measured_floor(pipeline) ->
     assert rate(unsafe=False, harassment=False) <= 0.17
     assert rate(unsafe=True, harassment=True) >= 0.66
     assert rate(unsafe=False, harassment=True) <= 0.25
+
+
+def test_heads_trained_on_another_encoder_fail_closed_with_the_reason(pipeline, tmp_path, monkeypatch) -> None:
+    """Heads only fit the embedding they were trained on: after the encoder changes (say
+    MODPIPE_TEXT_TUNED=0), the old heads are refused and the gate reviews rather than allows."""
+    import shutil
+
+    from modpipe.assets import models_dir
+    from modpipe.scorers import text_embedding
+
+    for ext in ("npz", "json"):
+        shutil.copy(models_dir() / f"text_heads.{ext}", tmp_path / f"stale.{ext}")
+    meta = json.loads((tmp_path / "stale.json").read_text())
+    (tmp_path / "stale.json").write_text(json.dumps({**meta, "encoder": "some-other-encoder@sha256:0"}))
+    monkeypatch.setattr(text_embedding, "models_dir", lambda: tmp_path)
+    stale = Pipeline(parse_policy(EXEMPLARS.format(negative="[]").replace("heads: null", "heads: stale")),
+                     resources=pipeline.resources)
+    d = stale.gate("a cat playing piano on a sunny beach")
+    assert d.action == "review" and d.categories["violence"].action == "review"
+    assert any("trained on some-other-encoder" in s.message for s in d.scorers)

@@ -11,6 +11,7 @@ import logging
 import numpy as np
 import pytest
 
+from modpipe.errors import ModelUnavailableError
 from modpipe.text.encoder import TextEncoder
 
 TEXTS = [
@@ -72,3 +73,47 @@ def test_an_export_that_cannot_be_written_falls_back_to_torch_and_says_so(tmp_pa
 def test_unknown_backend_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown text backend"):
         TextEncoder(backend="tensorrt")
+
+
+# ---------------------------------------------------------------- the gate's fine-tuned top layers
+
+def _tuned_copy(tmp_path, base_sha256: str, scale: float = 1.0):
+    """A copy of the shipped tuned layers with another base checksum and/or scaled weights."""
+    from safetensors.torch import load_file, save_file
+
+    from modpipe.text.encoder import default_tuned
+
+    shipped = default_tuned()
+    if shipped is None:
+        pytest.skip("no tuned layers shipped (models/minilm_tuned.safetensors)")
+    out = tmp_path / "tuned.safetensors"
+    save_file({k: v * scale for k, v in load_file(str(shipped)).items()}, str(out),
+              metadata={"base_sha256": base_sha256, "base_id": "test"})
+    return out
+
+
+def test_tuned_layers_stay_close_to_the_base_embedding_so_exemplars_keep_their_meaning(both):
+    onnx, _, _ = both
+    base = TextEncoder(backend="torch", tuned=None)
+    if onnx.tuned is None:
+        pytest.skip("no tuned layers shipped")
+    assert onnx.model_id != base.model_id and "+minilm_tuned" in onnx.model_id
+    a, b = onnx.forward(TEXTS), base.forward(TEXTS)
+    cos = (a * b).sum(1)
+    assert (cos > 0.95).all() and (cos < 0.99999).any(), cos  # moved, but not far
+
+
+def test_tuned_layers_made_for_other_base_weights_are_refused(tmp_path):
+    bad = _tuned_copy(tmp_path, "0" * 64)
+    with pytest.raises(ModelUnavailableError, match="made for base weights sha256:000000000000"):
+        TextEncoder(backend="torch", tuned=bad)
+
+
+def test_a_tuned_file_changes_the_embedding_and_the_model_id(tmp_path):
+    from modpipe.text.encoder import base_digest
+
+    scaled = _tuned_copy(tmp_path, base_digest(), scale=0.5)  # same names, other values
+    enc = TextEncoder(backend="torch", tuned=scaled)
+    ref = TextEncoder(backend="torch")
+    assert enc.model_id.startswith("sentence-transformers/all-MiniLM-L6-v2+tuned@") and enc.model_id != ref.model_id
+    assert np.abs(enc.forward(TEXTS[:2]) - ref.forward(TEXTS[:2])).max() > 1e-2

@@ -72,6 +72,7 @@ class Heads:
         self.c = np.zeros_like(self.b) if c is None else np.asarray(c, dtype=np.float32)
         self.model_id = model_id
         self.mlp = mlp
+        self.encoder_id: str | None = None  # the encoder the heads were trained on, when known
         if mlp is not None and mlp.W2.shape[1] != len(self.labels):
             raise ModelUnavailableError(f"heads {model_id}: MLP has {mlp.W2.shape[1]} outputs for "
                                         f"{len(self.labels)} labels")
@@ -85,9 +86,11 @@ class Heads:
         with np.load(path) as data:
             arrays = {k: data[k] for k in data.files}
         meta = json.loads(path.with_suffix(".json").read_text())
-        return cls(meta["labels"], arrays["W"], arrays["b"], arrays.get("calib_a"),
-                   arrays.get("calib_c"), f"{path.stem}@{meta.get('checksum', 'unknown')[:19]}",
-                   MLPArrays.from_dict(arrays))
+        heads = cls(meta["labels"], arrays["W"], arrays["b"], arrays.get("calib_a"),
+                    arrays.get("calib_c"), f"{path.stem}@{meta.get('checksum', 'unknown')[:19]}",
+                    MLPArrays.from_dict(arrays))
+        heads.encoder_id = meta.get("encoder")
+        return heads
 
     def predict(self, emb: np.ndarray) -> np.ndarray:
         if self.mlp is None:
@@ -156,6 +159,11 @@ class TextEmbeddingScorer(Scorer):
                     hint="train them with `make train-heads`, or set heads: null in the policy",
                 )
             self.heads = Heads.load(path)
+            if self.heads.encoder_id not in (None, self.encoder.model_id):
+                raise ModelUnavailableError(
+                    f"text heads {params.heads!r} were trained on {self.heads.encoder_id}, "
+                    f"not on this encoder ({self.encoder.model_id})",
+                    hint="retrain them with `make train-heads` (or restore the encoder they were trained on)")
         self.labels = list(params.labels)
         # every label's positive and negative exemplars in one matrix: one matmul per call
         self._bank = _ExemplarBank([params.labels[lb].positive for lb in self.labels]

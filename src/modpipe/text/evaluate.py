@@ -236,6 +236,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = TextPath(pipeline)
     print(f"policy {pipeline.policy.name} {pipeline.loaded.hash[:19]}; {len(records)} dev records "
           f"({args.per_source or 'all'} per source)")
+    if open_cache(args.max_length).encoder.tuned is not None:
+        print("NOTE: MiniLM's top layers were fine-tuned on every dev record (models/minilm_tuned.safetensors). "
+              "Below, the heads are held out but the encoder is not, so the figures are optimistic; "
+              "`make tune-encoder ARGS='--compare --by record|source'` holds out both.")
     for by in (["record", "source"] if args.by == "both" else [args.by]):
         scores = heldout_scores(records, path, C=args.C, folds=args.folds, max_length=args.max_length, by=by,
                                 mlp=not args.no_mlp, extra=() if args.no_authored else load_authored())

@@ -169,22 +169,23 @@ def save(heads: HeadArrays, out_dir: Path, name: str, info: dict) -> str:
     (out_dir / f"{name}.npz").write_bytes(blob)
     meta = {"labels": heads.labels, "checksum": f"sha256:{digest}", **info}
     (out_dir / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
-    _update_manifest(out_dir / "manifest.yaml", name, meta, len(blob))
+    update_manifest(out_dir / "manifest.yaml", name, {
+        "files": [f"{name}.npz", f"{name}.json"], "bytes": len(blob), "checksum": meta["checksum"],
+        "kind": meta.get("kind", "logistic heads over sentence embeddings (Platt-calibrated)"),
+        "encoder": meta.get("encoder"), "labels": meta["labels"], "trained_by": meta.get("command"),
+        "data": meta.get("data"), "metrics": meta.get("metrics"),
+    })
     return digest
 
 
-def _update_manifest(path: Path, name: str, meta: dict, size: int) -> None:
+def update_manifest(path: Path, name: str, entry: dict) -> None:
+    """Set models/manifest.yaml's entry `name`, keeping the file's comment header and other entries."""
     import yaml
 
     text = path.read_text() if path.is_file() else ""
     header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
     manifest = yaml.safe_load(text) or {"models": {}}
-    manifest.setdefault("models", {})[name] = {
-        "files": [f"{name}.npz", f"{name}.json"], "bytes": size, "checksum": meta["checksum"],
-        "kind": meta.get("kind", "logistic heads over sentence embeddings (Platt-calibrated)"),
-        "encoder": meta.get("encoder"), "labels": meta["labels"], "trained_by": meta.get("command"),
-        "data": meta.get("data"), "metrics": meta.get("metrics"),
-    }
+    manifest.setdefault("models", {})[name] = entry
     path.write_text(header + yaml.safe_dump(manifest, sort_keys=False, width=100))
 
 
