@@ -174,6 +174,7 @@ def save(heads: HeadArrays, out_dir: Path, name: str, info: dict) -> str:
         "kind": meta.get("kind", "logistic heads over sentence embeddings (Platt-calibrated)"),
         "encoder": meta.get("encoder"), "labels": meta["labels"], "trained_by": meta.get("command"),
         "data": meta.get("data"), "metrics": meta.get("metrics"),
+        **({"metrics_note": meta["metrics_note"]} if "metrics_note" in meta else {}),
     })
     return digest
 
@@ -240,6 +241,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "command": f"python -m modpipe.text.train_heads --per-source {args.per_source} --max-length {args.max_length}"
                        + (" --no-mlp" if args.no_mlp else "") + (" --no-authored" if args.no_authored else ""),
             "data": data, "metrics": metrics}
+    if cache.encoder.tuned is not None:
+        info["metrics_note"] = ("out-of-fold over records the encoder's tuned layers were trained on: "
+                                "optimistic; `make tune-encoder ARGS=--compare` holds out both")
     digest = save(heads, args.out or models_dir(), args.name, info)
     for cat, m in metrics.items():
         print(f"{cat:15s} out-of-fold AUPRC {m.get('record_heldout_auprc')}  "
