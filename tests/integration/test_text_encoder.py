@@ -117,3 +117,10 @@ def test_a_tuned_file_changes_the_embedding_and_the_model_id(tmp_path):
     ref = TextEncoder(backend="torch")
     assert enc.model_id.startswith("sentence-transformers/all-MiniLM-L6-v2+tuned@") and enc.model_id != ref.model_id
     assert np.abs(enc.forward(TEXTS[:2]) - ref.forward(TEXTS[:2])).max() > 1e-2
+
+
+def test_an_unreadable_tuned_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "tuned.safetensors"
+    bad.write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelUnavailableError, match="unreadable"):
+        TextEncoder(backend="torch", tuned=bad)

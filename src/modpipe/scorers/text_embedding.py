@@ -64,7 +64,7 @@ class Heads:
 
     def __init__(self, labels: list[str], W: np.ndarray, b: np.ndarray, a: np.ndarray | None = None,
                  c: np.ndarray | None = None, model_id: str = "heads", mlp: MLPArrays | None = None,
-                 ) -> None:
+                 encoder_id: str | None = None) -> None:
         self.labels = list(labels)
         self.W = np.asarray(W, dtype=np.float32)  # L × D
         self.b = np.asarray(b, dtype=np.float32)  # L
@@ -72,7 +72,7 @@ class Heads:
         self.c = np.zeros_like(self.b) if c is None else np.asarray(c, dtype=np.float32)
         self.model_id = model_id
         self.mlp = mlp
-        self.encoder_id: str | None = None  # the encoder the heads were trained on, when known
+        self.encoder_id = encoder_id  # the encoder the heads were trained on, when known
         if mlp is not None and mlp.W2.shape[1] != len(self.labels):
             raise ModelUnavailableError(f"heads {model_id}: MLP has {mlp.W2.shape[1]} outputs for "
                                         f"{len(self.labels)} labels")
@@ -86,11 +86,9 @@ class Heads:
         with np.load(path) as data:
             arrays = {k: data[k] for k in data.files}
         meta = json.loads(path.with_suffix(".json").read_text())
-        heads = cls(meta["labels"], arrays["W"], arrays["b"], arrays.get("calib_a"),
-                    arrays.get("calib_c"), f"{path.stem}@{meta.get('checksum', 'unknown')[:19]}",
-                    MLPArrays.from_dict(arrays))
-        heads.encoder_id = meta.get("encoder")
-        return heads
+        return cls(meta["labels"], arrays["W"], arrays["b"], arrays.get("calib_a"),
+                   arrays.get("calib_c"), f"{path.stem}@{meta.get('checksum', 'unknown')[:19]}",
+                   MLPArrays.from_dict(arrays), meta.get("encoder"))
 
     def predict(self, emb: np.ndarray) -> np.ndarray:
         if self.mlp is None:

@@ -127,8 +127,12 @@ class TextEncoder:
 
         if not path.is_file():
             raise ModelUnavailableError(f"tuned encoder layers not found at {path}")
-        with safe_open(str(path), "np") as f:
-            made_for = (f.metadata() or {}).get("base_sha256")
+        try:
+            with safe_open(str(path), "np") as f:
+                made_for = (f.metadata() or {}).get("base_sha256")
+        except Exception as exc:  # noqa: BLE001 - a damaged file: say which, fail closed upstream
+            raise ModelUnavailableError(f"tuned encoder layers {path} unreadable ({type(exc).__name__})",
+                                        hint="retrain them with `make tune-encoder`") from exc
         if made_for != self.digest:
             raise ModelUnavailableError(
                 f"tuned encoder layers {path.name} were made for base weights sha256:{str(made_for)[:12]}, "
@@ -286,8 +290,14 @@ def _pooled_module(model):  # noqa: ANN001, ANN202 - torch objects, built lazily
 def _pooled(model, enc: dict):  # noqa: ANN001, ANN202 - torch objects
     import torch
 
-    hidden = model(**enc).last_hidden_state
-    mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+    return mean_pool(model(**enc).last_hidden_state, enc["attention_mask"])
+
+
+def mean_pool(hidden, attention_mask):  # noqa: ANN001, ANN201 - torch tensors
+    """sentence-transformers' pooling: masked mean over tokens, then L2-normalised."""
+    import torch
+
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
     pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
     return torch.nn.functional.normalize(pooled, dim=-1)
 

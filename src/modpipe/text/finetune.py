@@ -35,7 +35,9 @@ from pathlib import Path
 import numpy as np
 
 from modpipe.text.dataset import CATEGORIES, Record, load_authored, load_records, targets
+from modpipe.text.encoder import DEFAULT_ID, TUNED, TextEncoder, base_digest, mean_pool, minilm_path
 from modpipe.text.normalize import normalize_text
+from modpipe.text.train_heads import MAX_LENGTH, _mlp_weights, train, update_manifest
 
 log = logging.getLogger("modpipe.finetune")
 SEED = 0
@@ -45,8 +47,6 @@ LEARNING_RATE = 5e-5  # the layers; the throw-away linear head learns at HEAD_LR
 HEAD_LR = 2e-3
 DISTILL = 1.0
 BATCH = 32
-MAX_LENGTH = 128
-TUNED_NAME = "minilm_tuned"
 
 
 def _pad(seqs: list, torch):  # noqa: ANN001, ANN202 - torch tensors
@@ -69,21 +69,16 @@ class TopLayers:
 
     def __init__(self, texts: Sequence[str], top: int = TOP, threads: int = 2) -> None:
         import torch
-        from tokenizers import Tokenizer
         from transformers import AutoModel
-
-        from modpipe.text.encoder import minilm_path
 
         torch.manual_seed(SEED)
         torch.set_num_threads(threads)
         self.torch = torch
-        path = minilm_path()
-        tok = Tokenizer.from_file(str(path / "tokenizer.json"))
-        tok.enable_truncation(MAX_LENGTH)
-        tok.no_padding()
-        ids = [torch.tensor(e.ids) for e in tok.encode_batch(list(texts))]
+        # the gate's own tokenisation (truncated to MAX_LENGTH tokens), base weights
+        tokenizer = TextEncoder(backend="torch", tuned=None, max_length=MAX_LENGTH, threads=threads).tokenizer
+        ids = [torch.tensor(e.ids) for e in tokenizer.encode_batch(list(texts))]
         self.lengths = np.array([len(x) for x in ids])
-        model = AutoModel.from_pretrained(path, attn_implementation="eager", local_files_only=True).eval()
+        model = AutoModel.from_pretrained(minilm_path(), attn_implementation="eager", local_files_only=True).eval()
         self.cut = model.config.num_hidden_layers - top
         self.hidden: list = [None] * len(texts)
         self.base = torch.zeros(len(texts), model.config.hidden_size)
@@ -92,14 +87,10 @@ class TopLayers:
                 x, m = _pad([ids[i] for i in b], torch)
                 out = model(input_ids=x.long(), attention_mask=m.long(), token_type_ids=torch.zeros_like(x).long(),
                             output_hidden_states=True)
-                self.base[b] = self._pool(out.last_hidden_state, m)
+                self.base[b] = mean_pool(out.last_hidden_state, m)
                 for k, i in enumerate(b):
                     self.hidden[i] = out.hidden_states[self.cut][k, : self.lengths[i]].clone()
         self.layers = torch.nn.ModuleList(model.encoder.layer[self.cut :])
-
-    def _pool(self, h, m):  # noqa: ANN001, ANN202
-        pooled = (h * m[..., None]).sum(1) / m.sum(1, keepdim=True)
-        return self.torch.nn.functional.normalize(pooled, dim=-1)
 
     def forward(self, idx: np.ndarray):  # noqa: ANN201 - torch tensor (len(idx) × dim)
         h, m = _pad([self.hidden[i] for i in idx], self.torch)
@@ -107,7 +98,7 @@ class TopLayers:
         for layer in self.layers:
             out = layer(h, attention_mask=ext)
             h = out[0] if isinstance(out, tuple) else out
-        return self._pool(h, m)
+        return mean_pool(h, m)
 
     def embed(self) -> tuple[np.ndarray, np.ndarray]:
         """(base, tuned) embeddings of every text."""
@@ -127,8 +118,6 @@ class TopLayers:
 def fit(top: TopLayers, records: Sequence[Record], epochs: int = EPOCHS, distill: float = DISTILL,
         lr: float = LEARNING_RATE) -> None:
     """Train `top.layers` on the first len(records) texts (the records, in order)."""
-    from modpipe.text.train_heads import _mlp_weights
-
     torch = top.torch
     cats = list(CATEGORIES)
     M = np.zeros((len(records), len(cats)), bool)
@@ -163,21 +152,19 @@ def fit(top: TopLayers, records: Sequence[Record], epochs: int = EPOCHS, distill
                  gap / len(batches), time.perf_counter() - t0)
 
 
-def save(state: dict, path: Path, base_digest: str, info: dict) -> str:
+def save(state: dict, path: Path, base_sha256: str, info: dict) -> str:
     """Write the tensors as float16 safetensors with the base model's sha256; returns the file's sha256."""
     import torch
     from safetensors.torch import save_file
 
-    from modpipe.text.train_heads import update_manifest
-
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.to(torch.float16).contiguous() for k, v in state.items()}, str(path),
-              metadata={"base_sha256": base_digest, "base_id": info["base"]})
+              metadata={"base_sha256": base_sha256, "base_id": info["base"]})
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     update_manifest(path.parent / "manifest.yaml", path.stem, {
         "files": [path.name], "bytes": path.stat().st_size, "checksum": f"sha256:{digest}",
         "kind": f"MiniLM's top {info['top']} transformer layers, fine-tuned (float16; laid over the base weights)",
-        "base": f"{info['base']}@sha256:{base_digest}", "trained_by": info["command"],
+        "base": f"{info['base']}@sha256:{base_sha256}", "trained_by": info["command"],
         "data": info["data"], "metrics": info["metrics"]})
     return digest
 
@@ -189,7 +176,6 @@ def compare(records: list[Record], authored: list[Record], args: argparse.Namesp
     from modpipe.pipeline import Pipeline
     from modpipe.text.evaluate import TextPath, record_folds, report, source_folds
     from modpipe.text.normalize import normalize_prompt
-    from modpipe.text.train_heads import train
 
     if args.by == "source":
         group = source_folds(records, 5)[args.fold]
@@ -220,11 +206,10 @@ def compare(records: list[Record], authored: list[Record], args: argparse.Namesp
 
 def main(argv: Sequence[str] | None = None) -> int:
     from modpipe.assets import models_dir
-    from modpipe.text.encoder import DEFAULT_ID, base_digest
 
     ap = argparse.ArgumentParser(prog="python -m modpipe.text.finetune", description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=None, help="folder of *.jsonl (default: shared/data/text)")
-    ap.add_argument("--out", type=Path, default=None, help=f"default: models/{TUNED_NAME}.safetensors")
+    ap.add_argument("--out", type=Path, default=None, help=f"default: models/{TUNED}.safetensors")
     ap.add_argument("--top", type=int, default=TOP, help="transformer layers to tune")
     ap.add_argument("--epochs", type=int, default=EPOCHS)
     ap.add_argument("--distill", type=float, default=DISTILL, help="weight of staying near the base embedding")
@@ -246,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     fit(top, records, args.epochs, args.distill, args.lr)
     base, tuned = top.embed()
     gap = float((base * tuned).sum(1).mean())
-    out = args.out or models_dir() / f"{TUNED_NAME}.safetensors"
+    out = args.out or models_dir() / f"{TUNED}.safetensors"
     command = (f"python -m modpipe.text.finetune --top {args.top} --epochs {args.epochs} "
                f"--distill {args.distill} --lr {args.lr}" + (" --no-authored" if args.no_authored else ""))
     sources = sorted({r.source for r in records})
