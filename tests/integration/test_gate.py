@@ -131,6 +131,19 @@ def test_reference_images_go_through_the_detector(pipeline, shared_data) -> None
     assert pipe.gate("a portrait in soft light", images=[scene()]).action == "allow"
 
 
+def test_a_payload_behind_a_long_harmless_lead_in_is_still_read(pipeline) -> None:
+    # the encoder reads 128 tokens at a time: the rest of a long prompt is scored in further windows
+    lead = ("a calm cinematic scene of a mountain village at dawn, golden light on the rooftops, "
+            "farmers walking to the fields and smoke rising from the chimneys. ") * 8
+    payload = "then a man stabs a woman over and over, blood pouring from the wounds"
+    d = pipeline.gate(lead + payload)
+    assert d.action == "block" and d.categories["violence_gore"].action == "block"
+    worst = max(d.categories["violence_gore"].segments, key=lambda s: s.score)
+    windows = worst.evidence["window"].split("/")
+    assert windows[0] == windows[1] != "1", "the last window holds the payload"
+    assert pipeline.gate(lead).action == "allow"
+
+
 def test_gate_many_matches_gate_one_by_one(pipeline) -> None:
     prompts = ["a cat on a sofa", "a man stabbing a woman, blood everywhere", "k1ll the lights"]
     batch = pipeline.gate_many([{"text": p, "id": str(i)} for i, p in enumerate(prompts)])

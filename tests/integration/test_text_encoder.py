@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from modpipe.errors import ModelUnavailableError
-from modpipe.text.encoder import TextEncoder
+from modpipe.text.encoder import TextEncoder, chunks
 
 TEXTS = [
     "a golden retriever running through sunflowers at sunset",
@@ -70,6 +70,26 @@ def test_an_export_that_cannot_be_written_falls_back_to_torch_and_says_so(tmp_pa
     assert enc.forward(["kill the lights"]).shape == (1, 384)
 
 
+def test_a_long_text_is_also_read_in_chunks_of_whole_sentences(both):
+    onnx, _, _ = both
+    lead = "a quiet village street at dawn with birds singing and bread in the bakery window. " * 12
+    text = lead + "a man is stabbed to death"
+    short, long = onnx.encode_windows(["kill the lights", text])
+    assert short.shape == (1, 384)  # a text within max_length is read whole, once
+    # the first 128 tokens, then 6 chunks of two 17-word sentences, then the last sentence alone
+    assert chunks(text)[-1] == "a man is stabbed to death" and len(chunks(text)) == 7
+    assert long.shape == (8, 384)
+    np.testing.assert_allclose(long[0], onnx.encode([text])[0], atol=1e-6)
+    np.testing.assert_allclose(long[-1], onnx.encode(["a man is stabbed to death"])[0], atol=1e-5)
+
+
+def test_a_chunk_longer_than_the_window_is_cut_into_overlapping_windows(both):
+    onnx, _, _ = both
+    run_on = ", ".join(f"a red balloon number {i} drifts over the harbour" for i in range(30))
+    (wins,) = onnx.windows([run_on])
+    assert [len(w.ids) for w in wins[:2]] == [128, 64] and len(wins) > 6
+
+
 def test_unknown_backend_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown text backend"):
         TextEncoder(backend="tensorrt")
@@ -124,3 +144,17 @@ def test_an_unreadable_tuned_file_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not a safetensors file")
     with pytest.raises(ModelUnavailableError, match="unreadable"):
         TextEncoder(backend="torch", tuned=bad)
+
+
+def test_the_training_cache_gives_the_windows_the_gate_reads_and_keeps_them(both, tmp_path, monkeypatch):
+    from modpipe.text.dataset import EmbeddingCache
+
+    onnx, _, _ = both
+    texts = ["kill the lights", "a calm harbour at dawn with gulls over the boats. " * 14 + "then a car bomb explodes"]
+    rows, owner = EmbeddingCache(onnx, tmp_path).encode_windows(texts)
+    want = onnx.encode_windows(texts)
+    assert owner.tolist() == [0] + [1] * len(want[1])
+    np.testing.assert_allclose(rows, np.concatenate(want), atol=1e-5)
+    monkeypatch.setattr(onnx, "forward_windows", lambda *a, **k: pytest.fail("embedded again"))
+    again, _ = EmbeddingCache(onnx, tmp_path).encode_windows(texts)  # from the file on disk
+    np.testing.assert_allclose(again, rows, atol=1e-6)

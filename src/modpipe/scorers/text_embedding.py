@@ -8,7 +8,8 @@ Two signals per label, combined:
   negative phrase is closer. A policy author steers a label by adding phrases, no retraining.
 
 The score is `max(head, exemplar)` scaled by the negative-exemplar suppression. Both raw parts go
-into the evidence. Accepts prompts, transcript segments and OCR text alike.
+into the evidence. Accepts prompts, transcript segments and OCR text alike; a text longer than the
+encoder's window scores as its worst window (`TextEncoder.encode_windows`).
 """
 
 from __future__ import annotations
@@ -218,13 +219,19 @@ class TextEmbeddingScorer(Scorer):
     def score(self, samples: Sequence[Sample]) -> list[Score]:
         if not samples:
             return []
-        emb = self.encoder.encode([s.text or "" for s in samples])
+        windows = self.encoder.encode_windows([s.text or "" for s in samples])
+        counts = [len(w) for w in windows]
+        emb = np.concatenate(windows)
         scale = None
         if self.params.head_full_words:
             full = self.params.head_full_words
             scale = np.array([1.0 if s.modality == Modality.PROMPT else min(1.0, len((s.text or "").split()) / full)
                               for s in samples], dtype=np.float32)
+            if len(emb) > len(samples):
+                scale = np.repeat(scale, counts)
         results = self.score_embeddings(emb, scale)
+        if len(emb) > len(samples):
+            results = {label: _worst_window(vals, evs, counts) for label, (vals, evs) in results.items()}
         scores: list[Score] = []
         for label, (vals, evs) in results.items():
             for s, v, ev in zip(samples, vals.tolist(), evs, strict=True):
@@ -232,3 +239,17 @@ class TextEmbeddingScorer(Scorer):
                     Score(self.name, label, v, s.index, s.modality, s.start, s.end, ev)
                 )
         return scores
+
+
+def _worst_window(vals: np.ndarray, evs: list[dict], counts: list[int]) -> tuple[np.ndarray, list[dict]]:
+    """Per text, the highest-scoring of its windows (a long text is as risky as its worst part);
+    the evidence says which window (1-based, of how many) when there are several."""
+    out_vals = np.empty(len(counts), dtype=vals.dtype)
+    out_evs: list[dict] = []
+    lo = 0
+    for i, k in enumerate(counts):
+        j = lo + int(np.argmax(vals[lo:lo + k]))
+        out_vals[i] = vals[j]
+        out_evs.append(evs[j] if k == 1 else {**evs[j], "window": f"{j - lo + 1}/{k}"})
+        lo += k
+    return out_vals, out_evs

@@ -203,3 +203,22 @@ class EmbeddingCache:
             ks = list(self._mem)
             np.savez(self.path, keys=np.array(ks), emb=np.stack([self._mem[k] for k in ks]))
         return np.stack([self._mem[k] for k in keys]) if keys else np.zeros((0, self.encoder.dim), np.float32)
+
+    def encode_windows(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, owner): every window of every text, as the gate scores them
+        (`TextEncoder.encode_windows`), and the text each row belongs to. A text's first window
+        is its `encode` row; the others are cached under the text's key + window number."""
+        first = self.encode(texts)
+        extra = [len(ws) - 1 for ws in self.encoder.windows(texts)]
+        long = [i for i, k in enumerate(extra) if k and any(f"{self.key(texts[i])}/{w}" not in self._mem
+                                                           for w in range(1, k + 1))]
+        if long:
+            for i, wins in zip(long, self.encoder.forward_windows([texts[i] for i in long]), strict=True):
+                self._mem.update((f"{self.key(texts[i])}/{w}", wins[w]) for w in range(1, len(wins)))
+            ks = list(self._mem)
+            np.savez(self.path, keys=np.array(ks), emb=np.stack([self._mem[k] for k in ks]))
+        rows, owner = [], []
+        for i, t in enumerate(texts):
+            rows += [first[i], *(self._mem[f"{self.key(t)}/{w}"] for w in range(1, extra[i] + 1))]
+            owner += [i] * (1 + extra[i])
+        return np.stack(rows) if rows else first, np.array(owner, dtype=np.int64)

@@ -12,6 +12,12 @@ Mean-pooled and L2-normalised as in sentence-transformers. Two backends run the 
 
 `encode()` batches real inputs together (sorted by token count, cut at `TOKEN_BUDGET` padded
 tokens per forward), which is what batch mode and transcript scoring rely on.
+
+A text longer than `max_length` tokens is not cut off: `encode_windows()` also embeds it in chunks
+of whole sentences (≥ `CHUNK_WORDS` words each), so a scorer sees every part. Reading only the first
+128 tokens let 99 % of unsafe probe prompts through behind ~110 harmless words; 64-token windows
+still diluted half of them; sentence chunks catch most (figures in the README).
+`encode()` gives the first window, the embedding training and exemplars use.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import threading
 import warnings
 from collections import OrderedDict
@@ -36,6 +43,9 @@ DEFAULT_ID = "sentence-transformers/all-MiniLM-L6-v2"
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 PROBES = ("a cat playing piano on a sunny beach", "kill the lights", "Ünïcödé ✓ 1234 " * 8)
 EXPORT_TOLERANCE = 1e-4
+WINDOW = 64  # at most this many tokens per chunk window (a longer chunk is cut, half a window apart)
+CHUNK_WORDS = 20  # a long text's chunks: consecutive whole sentences, at least this many words
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
 TOKEN_BUDGET = 256  # padded tokens per forward batch (see `forward`; 128–512 measured alike)
 
 
@@ -79,6 +89,7 @@ class TextEncoder:
         backend: str = "onnx",
         cache_dir: Path | None = None,
         tuned: str | Path | None = "default",
+        window: int = WINDOW,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -96,6 +107,11 @@ class TextEncoder:
         self.tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length)
         self.tokenizer.no_padding()
+        # a longer text is also read in shorter windows that overlap by half (`encode_windows`)
+        self.window = window
+        self._windows = Tokenizer.from_file(str(self.path / "tokenizer.json"))
+        self._windows.enable_truncation(window, stride=window // 2)
+        self._windows.no_padding()
         self.max_length = max_length
         weights = self.path / "model.safetensors"
         self.digest = _file_digest(weights) if weights.is_file() else "unknown"
@@ -109,7 +125,7 @@ class TextEncoder:
         self.model_id = f"{name}@sha256:{self.digest[:12]}"
         self.dim = int(json.loads((self.path / "config.json").read_text())["hidden_size"])
         self.memo_size = 4096
-        self._memo: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._memo: OrderedDict[str, np.ndarray] = OrderedDict()  # text → its windows (k × dim)
         self._memo_lock = threading.Lock()
         self._torch_model = None
         self._session = None
@@ -142,23 +158,28 @@ class TextEncoder:
 
     # -- public ------------------------------------------------------------------------------
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """Embeddings for `texts`. Recent results are memoised (bounded LRU), so scorers that
-        share this encoder (e.g. `text` and `spoken` in one policy) run the model once per text."""
+        """Embeddings for `texts`, one row each: the first `max_length` tokens of each text."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([w[0] for w in self.encode_windows(texts, batch_size)])
+
+    def encode_windows(self, texts: Sequence[str], batch_size: int = 64) -> list[np.ndarray]:
+        """Per text, the embeddings of its windows (k × dim; k = 1 unless the text is longer than
+        `max_length` tokens). Recent results are memoised (bounded LRU), so scorers that share
+        this encoder (e.g. `text` and `spoken` in one policy) run the model once per text."""
         with self._memo_lock:
             hits = {t: self._memo[t] for t in set(texts) if t in self._memo}
             for t in hits:
                 self._memo.move_to_end(t)
         todo = list(dict.fromkeys(t for t in texts if t not in hits))
         if todo:
-            fresh = self.forward(todo, batch_size)
+            fresh = self.forward_windows(todo, batch_size)
             with self._memo_lock:
                 for t, e in zip(todo, fresh, strict=True):
                     self._memo[t] = hits[t] = e
                 while len(self._memo) > self.memo_size:
                     self._memo.popitem(last=False)
-        return np.stack([hits[t] for t in texts])
+        return [hits[t] for t in texts]
 
     def clear_memo(self) -> None:
         with self._memo_lock:
@@ -166,16 +187,35 @@ class TextEncoder:
 
     def forward(self, texts: Sequence[str], batch_size: int = 64, max_tokens: int = TOKEN_BUDGET,
                 ) -> np.ndarray:
-        """The bare model: tokenise, forward, mean-pool, normalise (no memo). Texts are sorted by
-        token count and cut into batches of at most `batch_size` texts and `max_tokens` padded
-        tokens: on a CPU the forward is compute-bound, so padding is pure waste (64 mixed prompts
-        in one batch ran at 105/s, sorted into batches of ≤ 256 padded tokens at 290/s)."""
+        """The bare model on each text's first `max_length` tokens: tokenise, forward, mean-pool,
+        normalise (no memo)."""
+        return self._run_batched(self.tokenizer.encode_batch(list(texts)), batch_size, max_tokens)
+
+    def forward_windows(self, texts: Sequence[str], batch_size: int = 64, max_tokens: int = TOKEN_BUDGET,
+                        ) -> list[np.ndarray]:
+        """`forward` over every window of every text (`windows`), in the same batches: k × dim per text."""
+        per_text = self.windows(texts)
+        flat = self._run_batched([w for ws in per_text for w in ws], batch_size, max_tokens)
+        return np.split(flat, np.cumsum([len(ws) for ws in per_text])[:-1]) if per_text else []
+
+    def windows(self, texts: Sequence[str]) -> list[list]:
+        """Per text, the token windows the gate reads (tokenizers.Encoding): its first `max_length`
+        tokens and, when it is longer, each of its `chunks` (cut into `window`-token windows half a
+        window apart where a chunk is longer than that)."""
+        out = []
+        for t, e in zip(texts, self.tokenizer.encode_batch(list(texts)), strict=True):
+            more = self._windows.encode_batch(chunks(t)) if e.overflowing else []
+            out.append([e, *(w for m in more for w in (m, *m.overflowing))])
+        return out
+
+    def _run_batched(self, enc: list, batch_size: int, max_tokens: int) -> np.ndarray:  # noqa: ANN001
+        """Encodings sorted by token count and cut into batches of at most `batch_size` texts and
+        `max_tokens` padded tokens: on a CPU the forward is compute-bound, so padding is pure
+        waste (64 mixed prompts in one batch ran at 105/s, sorted into batches of ≤ 256 padded
+        tokens at 290/s)."""
         run = self._run_onnx if self._session is not None else self._run_torch
-        result = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if not len(texts):
-            return result
-        enc = self.tokenizer.encode_batch(list(texts))
-        order = sorted(range(len(texts)), key=lambda i: len(enc[i].ids))
+        result = np.zeros((len(enc), self.dim), dtype=np.float32)
+        order = sorted(range(len(enc)), key=lambda i: len(enc[i].ids))
         lo = 0
         while lo < len(order):
             hi = lo + 1
@@ -269,6 +309,23 @@ class TextEncoder:
             raise RuntimeError(f"onnx export differs from torch by {err:.2e}")
         os.replace(tmp, target)
         log.info("exported MiniLM to %s (max diff %.1e)", target, err)
+
+
+def chunks(text: str, min_words: int = CHUNK_WORDS) -> list[str]:
+    """Consecutive whole sentences, grouped until each chunk has `min_words` words (the last may
+    have fewer). Whole sentences keep a payload apart from a harmless lead-in; the minimum keeps
+    fragments like "knock knock." (which the heads misread alone) inside some context."""
+    sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
+    out: list[str] = []
+    words = 0
+    for s in sentences:
+        if words >= min_words or not out:
+            out.append(s)
+            words = 0
+        else:
+            out[-1] += " " + s
+        words += len(s.split())
+    return out
 
 
 def _pooled_module(model):  # noqa: ANN001, ANN202 - torch objects, built lazily

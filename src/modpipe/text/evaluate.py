@@ -116,11 +116,13 @@ def heldout_scores(records: Sequence[Record], path: TextPath, C: float = 2.0, fo
     from modpipe.text.normalize import normalize_prompt
 
     variants = [normalize_prompt(r.text) for r in records]
-    owner = np.array([i for i, vs in enumerate(variants) for _ in vs])
-    flat = [v for vs in variants for v in vs]
+    variant_owner = np.array([i for i, vs in enumerate(variants) for _ in vs])
+    variant_texts = [v for vs in variants for v in vs]
     cache = open_cache(max_length)
-    V = cache.encode(flat)
-    first = np.array([np.flatnonzero(owner == i)[0] for i in range(len(records))])
+    V, window_owner = cache.encode_windows(variant_texts)  # every window of every variant, as the gate
+    owner = variant_owner[window_owner]
+    flat = [variant_texts[i] for i in window_owner]
+    first = np.unique(owner, return_index=True)[1]  # each record's first row: what the heads train on
     X = V[first]
     src = np.array([r.source for r in records])
     scores = {c: np.zeros(len(records), np.float32) for c in path.categories}

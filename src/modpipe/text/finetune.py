@@ -67,21 +67,27 @@ def _batches(lengths: np.ndarray, size: int) -> list[np.ndarray]:
 class TopLayers:
     """The base model's frozen lower layers run once per text; the top ones train on their output."""
 
-    def __init__(self, texts: Sequence[str], top: int = TOP, threads: int = 2) -> None:
+    def __init__(self, texts: Sequence[str], top: int = TOP, threads: int = 2, windows_from: int | None = None,
+                 ) -> None:
+        """One row per text (its first MAX_LENGTH tokens); texts from index `windows_from` on get a
+        row per window, as the gate scores them (`owner` says whose row it is)."""
         import torch
         from transformers import AutoModel
 
         torch.manual_seed(SEED)
         torch.set_num_threads(threads)
         self.torch = torch
-        # the gate's own tokenisation (truncated to MAX_LENGTH tokens), base weights
-        tokenizer = TextEncoder(backend="torch", tuned=None, max_length=MAX_LENGTH, threads=threads).tokenizer
-        ids = [torch.tensor(e.ids) for e in tokenizer.encode_batch(list(texts))]
+        # the gate's own tokenisation (MAX_LENGTH-token windows), base weights
+        encoder = TextEncoder(backend="torch", tuned=None, max_length=MAX_LENGTH, threads=threads)
+        start = len(texts) if windows_from is None else windows_from
+        rows = [(i, w) for i, ws in enumerate(encoder.windows(texts)) for w in (ws[:1] if i < start else ws)]
+        self.owner = np.array([i for i, _ in rows], dtype=np.int64)
+        ids = [torch.tensor(w.ids) for _, w in rows]
         self.lengths = np.array([len(x) for x in ids])
         model = AutoModel.from_pretrained(minilm_path(), attn_implementation="eager", local_files_only=True).eval()
         self.cut = model.config.num_hidden_layers - top
-        self.hidden: list = [None] * len(texts)
-        self.base = torch.zeros(len(texts), model.config.hidden_size)
+        self.hidden: list = [None] * len(ids)
+        self.base = torch.zeros(len(ids), model.config.hidden_size)
         with torch.inference_mode():
             for b in _batches(self.lengths, 64):
                 x, m = _pad([ids[i] for i in b], torch)
@@ -189,16 +195,17 @@ def compare(records: list[Record], authored: list[Record], args: argparse.Namesp
     variants = [normalize_prompt(r.text) for r in held_recs]
     owner = np.array([i for i, vs in enumerate(variants) for _ in vs])
     flat = [v for vs in variants for v in vs]
-    top = TopLayers([normalize_text(r.text) for r in train_recs] + flat, args.top)
+    n = len(train_recs)
+    top = TopLayers([normalize_text(r.text) for r in train_recs] + flat, args.top, windows_from=n)
     fit(top, train_recs, args.epochs, args.distill, args.lr)
     base, tuned = top.embed()
-    n = len(train_recs)
     print(f"mean cosine tuned vs base on held-out texts: {float((base[n:] * tuned[n:]).sum(1).mean()):.4f}")
     pipeline = Pipeline.from_policy(args.policy)
     path = TextPath(pipeline)
+    rows = top.owner[n:] - n  # held-out rows (every window of every variant) → variant
     for name, E in (("base encoder", base), ("tuned encoder", tuned)):
         arrays, _ = train(E[:n], train_recs)
-        scores = path.score(flat, E[n:], owner, len(held_recs), arrays.heads(name))
+        scores = path.score([flat[v] for v in rows], E[n:], owner[rows], len(held_recs), arrays.heads(name))
         print(f"\n=== {name}: {len(held_recs)} dev records held out by {args.by} (never seen by encoder or heads) ===")
         print(report(held_recs, scores, pipeline.policy))
     pipeline.close()
