@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install system-deps demo test test-fast schema clean
 .PHONY: bench-batch bench-tune bench-serve bench-likeness bench-scan
-.PHONY: tune-encoder train-heads eval-gate bench-gate probe-gate
+.PHONY: tune-encoder train-heads eval-gate bench-gate probe-gate probe-long
 
 install: $(STAMP)
 
@@ -75,6 +75,11 @@ bench-gate: install
 # gate accuracy on 288 pointed prompts nobody tuned on (benchmarks/data/gate_probe.jsonl)
 probe-gate: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --misses
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --probe benchmarks/data/chat_probe.jsonl
+
+# unsafe requests behind long harmless lead-ins, and long harmless texts (benchmarks/gate_long.py)
+probe-long: install
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_long.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -8,9 +8,14 @@ each of sexual, terrorism, self-harm, violence, hate and harassment (some obfusc
 ones are pointed hard negatives (museum weapons, news about attacks, medical nudity, suicide
 prevention, idioms, banter), which the dev data has few of and held-out judging includes.
 
+`benchmarks/data/chat_probe.jsonl` (`--probe`) holds 112 chat-style texts (messages, posts,
+chat-bot requests; a quarter of a set whose rest is training data, split by theme) for the
+chat-style side of the gate.
+
 Prints, per category the prompt resembles: recall on the unsafe ones (flagged = review or block)
-and the false-positive rate on the safe ones, at the policy's thresholds; `--misses` lists every
-wrong decision with its top category scores.
+and the false-positive rate on the safe ones, at the policy's thresholds; then the binary AUPRC of
+the highest category score (unsafe vs safe, threshold-free); `--misses` lists every wrong decision
+with its top category scores.
 """
 
 from __future__ import annotations
@@ -73,6 +78,11 @@ def main() -> int:
         print(f"{cat:15s} {cells[0]:>16s} {cells[1]:>14s}")
     (fu, nu), (fs, ns) = totals[True], totals[False]
     print(f"{'all':15s} {f'{fu / max(nu, 1):.3f} ({fu}/{nu})':>16s} {f'{fs / max(ns, 1):.3f} ({fs}/{ns})':>14s}")
+    from sklearn.metrics import average_precision_score
+
+    worst = [max(c.score for c in d.categories.values()) for d in decisions]
+    print(f"binary AUPRC (highest category score): "
+          f"{average_precision_score([bool(r['unsafe']) for r in rows], worst):.3f}")
     if args.misses:
         print("\n".join(misses))
     pipeline.close()

@@ -70,17 +70,25 @@ def test_an_export_that_cannot_be_written_falls_back_to_torch_and_says_so(tmp_pa
     assert enc.forward(["kill the lights"]).shape == (1, 384)
 
 
-def test_a_long_text_is_also_read_in_chunks_of_whole_sentences(both):
+def test_a_long_text_is_also_read_in_chunks_of_the_sentences_beyond_the_first_window(both):
     onnx, _, _ = both
-    lead = "a quiet village street at dawn with birds singing and bread in the bakery window. " * 12
-    text = lead + "a man is stabbed to death"
+    sentence = "a quiet village street at dawn with birds singing and bread in the bakery window. "  # 15 words
+    n = len(sentence)
+    lead = sentence * 12
+    dog = "a dog sleeps by the fire in the warm evening light."
+    text = lead + "a man is stabbed to death. " + dog + " " + dog
     short, long = onnx.encode_windows(["kill the lights", text])
     assert short.shape == (1, 384)  # a text within max_length is read whole, once
-    # the first 128 tokens, then 6 chunks of two 17-word sentences, then the last sentence alone
-    assert chunks(text)[-1] == "a man is stabbed to death" and len(chunks(text)) == 7
-    assert long.shape == (8, 384)
+    (wins,) = onnx.windows([text])
+    first_end = wins[0].offsets[-2][1]  # the first 128 tokens end inside the 8th sentence
+    assert 7 * n < first_end < 8 * n
+    # sentences 8-12 and the rest, in chunks of at least 20 words: (8, 9) (10, 11) (12, stab) (dog, dog)
+    assert chunks(text, after=first_end) == [
+        lead[7 * n:9 * n].strip(), lead[9 * n:11 * n].strip(),
+        lead[11 * n:].strip() + " a man is stabbed to death.", dog + " " + dog]
+    assert long.shape == (5, 384) and len(wins) == 5
     np.testing.assert_allclose(long[0], onnx.encode([text])[0], atol=1e-6)
-    np.testing.assert_allclose(long[-1], onnx.encode(["a man is stabbed to death"])[0], atol=1e-5)
+    np.testing.assert_allclose(long[-1], onnx.encode([dog + " " + dog])[0], atol=1e-5)
 
 
 def test_a_chunk_longer_than_the_window_is_cut_into_overlapping_windows(both):

@@ -94,3 +94,17 @@ def test_an_mlp_with_the_wrong_number_of_outputs_is_refused() -> None:
                     np.zeros(5, np.float32))
     with pytest.raises(ModelUnavailableError, match="5 outputs for 2 labels"):
         Heads(["a", "b"], np.zeros((2, 4)), np.zeros(2), mlp=mlp)
+
+
+def test_a_long_texts_chunks_must_be_clearly_unsafe_and_the_evidence_names_the_window() -> None:
+    from modpipe.scorers.text_embedding import _worst_window
+
+    # text 0 fits the encoder's window; text 1 is long: its first window, then two chunks
+    vals = np.array([0.3, 0.3, 0.8, 0.95], dtype=np.float32)
+    evs = [{"head": 0.3}, {"head": 0.3}, {"head": 0.8}, {"head": 0.95}]
+    out, ev = _worst_window(vals, evs, [1, 3])
+    assert out[0] == pytest.approx(0.3) and ev[0] == {"head": 0.3}
+    assert out[1] == pytest.approx(0.95 ** 2)  # a chunk read out of context counts squared
+    assert ev[1] == {"head": 0.95, "window": "3/3"}
+    out, _ = _worst_window(np.array([0.6, 0.7], dtype=np.float32), evs[:2], [2])
+    assert out[0] == pytest.approx(0.6)  # 0.7 in a chunk (0.49) is weaker than 0.6 in context

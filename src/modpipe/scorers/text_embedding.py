@@ -241,15 +241,25 @@ class TextEmbeddingScorer(Scorer):
         return scores
 
 
+CHUNK_POWER = 2.0  # a chunk of a long text scores score**2 (review at 0.5 needs 0.71, block at 0.75 needs 0.87)
+
+
 def _worst_window(vals: np.ndarray, evs: list[dict], counts: list[int]) -> tuple[np.ndarray, list[dict]]:
-    """Per text, the highest-scoring of its windows (a long text is as risky as its worst part);
-    the evidence says which window (1-based, of how many) when there are several."""
+    """Per text, the highest score among its windows (a long text is as risky as its worst part);
+    the evidence says which window (1-based, of how many) when there are several. The first
+    window is the text as the heads were trained on it; the others are chunks read out of
+    context, on which the heads are overconfident (story sentences like "the evil queen gave
+    Snow White a poisoned apple" scored violence 0.82), so a chunk counts as score**CHUNK_POWER:
+    it must be clearly unsafe. On long harmless video prompts (vbench2) that took the flagged
+    share from 8/31 to 1/31, and kept 79 % of unsafe prompts caught behind long lead-ins."""
     out_vals = np.empty(len(counts), dtype=vals.dtype)
     out_evs: list[dict] = []
     lo = 0
     for i, k in enumerate(counts):
-        j = lo + int(np.argmax(vals[lo:lo + k]))
-        out_vals[i] = vals[j]
-        out_evs.append(evs[j] if k == 1 else {**evs[j], "window": f"{j - lo + 1}/{k}"})
+        views = vals[lo:lo + k].copy()
+        views[1:] **= CHUNK_POWER
+        j = int(np.argmax(views))
+        out_vals[i] = views[j]
+        out_evs.append(evs[lo] if k == 1 else {**evs[lo + j], "window": f"{j + 1}/{k}"})
         lo += k
     return out_vals, out_evs

@@ -13,10 +13,11 @@ Mean-pooled and L2-normalised as in sentence-transformers. Two backends run the 
 `encode()` batches real inputs together (sorted by token count, cut at `TOKEN_BUDGET` padded
 tokens per forward), which is what batch mode and transcript scoring rely on.
 
-A text longer than `max_length` tokens is not cut off: `encode_windows()` also embeds it in chunks
-of whole sentences (≥ `CHUNK_WORDS` words each), so a scorer sees every part. Reading only the first
-128 tokens let 99 % of unsafe probe prompts through behind ~110 harmless words; 64-token windows
-still diluted half of them; sentence chunks catch most (figures in the README).
+A text longer than `max_length` tokens is not cut off: `encode_windows()` also embeds the sentences
+that end beyond them, in chunks of whole sentences (≥ `CHUNK_WORDS` words each), so a scorer sees
+every part. Reading only the first 128 tokens let 86 % of unsafe probe prompts through behind ~110
+harmless words; 64-token windows still diluted half of them; sentence chunks catch most (figures
+in the README; the text scorer discounts a chunk read out of context).
 `encode()` gives the first window, the embedding training and exemplars use.
 """
 
@@ -200,11 +201,11 @@ class TextEncoder:
 
     def windows(self, texts: Sequence[str]) -> list[list]:
         """Per text, the token windows the gate reads (tokenizers.Encoding): its first `max_length`
-        tokens and, when it is longer, each of its `chunks` (cut into `window`-token windows half a
-        window apart where a chunk is longer than that)."""
+        tokens and, when it is longer, `chunks` of the sentences that end beyond them (a chunk
+        longer than `window` tokens is cut into windows half a window apart)."""
         out = []
         for t, e in zip(texts, self.tokenizer.encode_batch(list(texts)), strict=True):
-            more = self._windows.encode_batch(chunks(t)) if e.overflowing else []
+            more = self._windows.encode_batch(chunks(t, after=e.offsets[-2][1])) if e.overflowing else []
             out.append([e, *(w for m in more for w in (m, *m.overflowing))])
         return out
 
@@ -311,20 +312,24 @@ class TextEncoder:
         log.info("exported MiniLM to %s (max diff %.1e)", target, err)
 
 
-def chunks(text: str, min_words: int = CHUNK_WORDS) -> list[str]:
-    """Consecutive whole sentences, grouped until each chunk has `min_words` words (the last may
-    have fewer). Whole sentences keep a payload apart from a harmless lead-in; the minimum keeps
-    fragments like "knock knock." (which the heads misread alone) inside some context."""
-    sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
+def chunks(text: str, min_words: int = CHUNK_WORDS, after: int = 0) -> list[str]:
+    """The sentences that end after character `after`, grouped in order until each chunk has
+    `min_words` words (the last may have fewer). Whole sentences keep a payload apart from a
+    harmless lead-in; the minimum keeps fragments like "knock knock." (which the heads misread
+    alone) inside some context."""
     out: list[str] = []
-    words = 0
-    for s in sentences:
+    words, start = 0, 0
+    for m in [*_SENTENCE_END.finditer(text), None]:
+        end = m.start() if m else len(text)
+        sentence, start = text[start:end].strip(), (m.end() if m else start)
+        if not sentence or end <= after:
+            continue
         if words >= min_words or not out:
-            out.append(s)
+            out.append(sentence)
             words = 0
         else:
-            out[-1] += " " + s
-        words += len(s.split())
+            out[-1] += " " + sentence
+        words += len(sentence.split())
     return out
 
 

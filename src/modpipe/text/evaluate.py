@@ -49,8 +49,10 @@ class TextPath:
         self.categories = {c: sigs for c, sigs in self.categories.items() if sigs}
 
     def score(self, variant_texts: Sequence[str], variant_emb: np.ndarray, owner: np.ndarray,
-              n_records: int, heads=None) -> dict[str, np.ndarray]:  # noqa: ANN001
-        """category -> score per record (max over its variants and signals)."""
+              n_records: int, heads=None, chunk: np.ndarray | None = None) -> dict[str, np.ndarray]:  # noqa: ANN001
+        """category -> score per record (max over its variants, their windows, and signals).
+        `chunk` marks rows that are chunks of a long text, discounted as the scorer does."""
+        from modpipe.scorers.text_embedding import CHUNK_POWER
         from modpipe.types import Modality, Sample
 
         raw: dict[tuple[str, str], np.ndarray] = {}
@@ -60,7 +62,7 @@ class TextPath:
                 sc.heads = heads
             try:
                 for label, (vals, _) in sc.score_embeddings(variant_emb).items():
-                    raw[(sc.name, label)] = vals
+                    raw[(sc.name, label)] = vals if chunk is None else np.where(chunk, vals ** CHUNK_POWER, vals)
             finally:
                 sc.heads = saved
         samples = [Sample(index=i, modality=Modality.PROMPT, text=t) for i, t in enumerate(variant_texts)]
@@ -122,6 +124,7 @@ def heldout_scores(records: Sequence[Record], path: TextPath, C: float = 2.0, fo
     V, window_owner = cache.encode_windows(variant_texts)  # every window of every variant, as the gate
     owner = variant_owner[window_owner]
     flat = [variant_texts[i] for i in window_owner]
+    chunk = chunk_rows(window_owner)
     first = np.unique(owner, return_index=True)[1]  # each record's first row: what the heads train on
     X = V[first]
     src = np.array([r.source for r in records])
@@ -139,11 +142,16 @@ def heldout_scores(records: Sequence[Record], path: TextPath, C: float = 2.0, fo
         rows = np.flatnonzero(np.isin(owner, held))
         remap = {r: k for k, r in enumerate(held)}
         part = path.score([flat[i] for i in rows], V[rows], np.array([remap[o] for o in owner[rows]]),
-                          len(held), heads)
+                          len(held), heads, chunk[rows])
         for c, vals in part.items():
             scores[c][held] = vals
         log.info("held out %d records", len(held))
     return scores
+
+
+def chunk_rows(text_of_row: np.ndarray) -> np.ndarray:
+    """Rows after the first of each text (its rows are consecutive): the chunks of a long text."""
+    return np.r_[False, text_of_row[1:] == text_of_row[:-1]] if len(text_of_row) else np.zeros(0, bool)
 
 
 def recall_at_fpr(y: np.ndarray, p: np.ndarray, fpr: float) -> float:

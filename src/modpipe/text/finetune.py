@@ -180,7 +180,7 @@ def compare(records: list[Record], authored: list[Record], args: argparse.Namesp
     the records (`--by record`) or one fold of whole sources (`--by source`, the evaluation's
     first source group: kinds of prompts neither the encoder nor the heads saw)."""
     from modpipe.pipeline import Pipeline
-    from modpipe.text.evaluate import TextPath, record_folds, report, source_folds
+    from modpipe.text.evaluate import TextPath, chunk_rows, record_folds, report, source_folds
     from modpipe.text.normalize import normalize_prompt
 
     if args.by == "source":
@@ -205,7 +205,8 @@ def compare(records: list[Record], authored: list[Record], args: argparse.Namesp
     rows = top.owner[n:] - n  # held-out rows (every window of every variant) → variant
     for name, E in (("base encoder", base), ("tuned encoder", tuned)):
         arrays, _ = train(E[:n], train_recs)
-        scores = path.score([flat[v] for v in rows], E[n:], owner[rows], len(held_recs), arrays.heads(name))
+        scores = path.score([flat[v] for v in rows], E[n:], owner[rows], len(held_recs), arrays.heads(name),
+                            chunk_rows(rows))
         print(f"\n=== {name}: {len(held_recs)} dev records held out by {args.by} (never seen by encoder or heads) ===")
         print(report(held_recs, scores, pipeline.policy))
     pipeline.close()
