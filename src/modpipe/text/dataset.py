@@ -204,21 +204,26 @@ class EmbeddingCache:
             np.savez(self.path, keys=np.array(ks), emb=np.stack([self._mem[k] for k in ks]))
         return np.stack([self._mem[k] for k in keys]) if keys else np.zeros((0, self.encoder.dim), np.float32)
 
-    def encode_windows(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    def encode_windows(self, texts: Sequence[str], chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
         """(rows, owner): every window of every text, as the gate scores them
         (`TextEncoder.encode_windows`), and the text each row belongs to. A text's first window
-        is its `encode` row; the others are cached under the text's key + window number."""
-        first = self.encode(texts)
-        extra = [len(ws) - 1 for ws in self.encoder.windows(texts)]
-        long = [i for i, k in enumerate(extra) if k and any(f"{self.key(texts[i])}/{w}" not in self._mem
-                                                           for w in range(1, k + 1))]
-        if long:
-            for i, wins in zip(long, self.encoder.forward_windows([texts[i] for i in long]), strict=True):
-                self._mem.update((f"{self.key(texts[i])}/{w}", wins[w]) for w in range(1, len(wins)))
+        is its `encode` row; the others are cached under the text's key + window number. Each
+        missing text runs through the encoder once, all its windows together."""
+        counts = [len(ws) for ws in self.encoder.windows(texts)]
+        keys = [self._window_keys(t, k) for t, k in zip(texts, counts, strict=True)]
+        missing = list(dict.fromkeys(t for t, ks in zip(texts, keys, strict=True)
+                                     if any(k not in self._mem for k in ks)))
+        for lo in range(0, len(missing), chunk):  # saved after every chunk: a long run resumes
+            part = missing[lo : lo + chunk]
+            for t, wins in zip(part, self.encoder.encode_windows(part), strict=True):
+                self._mem.update(zip(self._window_keys(t, len(wins)), wins, strict=True))
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             ks = list(self._mem)
             np.savez(self.path, keys=np.array(ks), emb=np.stack([self._mem[k] for k in ks]))
-        rows, owner = [], []
-        for i, t in enumerate(texts):
-            rows += [first[i], *(self._mem[f"{self.key(t)}/{w}"] for w in range(1, extra[i] + 1))]
-            owner += [i] * (1 + extra[i])
-        return np.stack(rows) if rows else first, np.array(owner, dtype=np.int64)
+        owner = np.array([i for i, k in enumerate(counts) for _ in range(k)], dtype=np.int64)
+        rows = [self._mem[k] for ks in keys for k in ks]
+        return (np.stack(rows) if rows else np.zeros((0, self.encoder.dim), np.float32)), owner
+
+    def _window_keys(self, text: str, n: int) -> list[str]:
+        key = self.key(text)
+        return [key, *(f"{key}/{w}" for w in range(1, n))]
