@@ -55,7 +55,7 @@ class TextEmbeddingParams(BaseModel):
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0)))  # no overflow warnings
+    return 0.5 + 0.5 * np.tanh(0.5 * x)  # = 1 / (1 + e^-x), with no overflow for any x
 
 
 class Heads:
@@ -91,10 +91,16 @@ class Heads:
                    arrays.get("calib_c"), f"{path.stem}@{meta.get('checksum', 'unknown')[:19]}",
                    MLPArrays.from_dict(arrays), meta.get("encoder"))
 
-    def predict(self, emb: np.ndarray) -> np.ndarray:
+    @property
+    def first_layer(self) -> np.ndarray:
+        """D × K: the matrix `predict` multiplies the embedding by (callers may fuse it with theirs)."""
+        return self._first if self.mlp is not None else self.W.T
+
+    def predict(self, emb: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated probabilities (N × L); `z` = `emb @ first_layer` when the caller has it."""
+        z = (emb @ self.first_layer if z is None else z) + (self._first_b if self.mlp is not None else self.b)
         if self.mlp is None:
-            return _sigmoid(self.a * (emb @ self.W.T + self.b) + self.c)
-        z = emb @ self._first + self._first_b
+            return _sigmoid(self.a * z + self.c)
         n_out = len(self.labels)
         logits = (z[:, :n_out] + self.mlp.logits_from_hidden(z[:, n_out:])) / 2
         return _sigmoid(self.a * logits + self.c)
@@ -120,15 +126,16 @@ class _ExemplarBank:
         # column index, negated: the max of -index over a group's tied columns is its first one
         self._neg_col = -np.arange(len(self.texts), dtype=np.float32)
 
-    def best(self, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def best(self, emb: np.ndarray, sims: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(highest cosine, index into `texts`) per embedding and group; (-1, -1) for no phrases.
-        One matmul and two segment reductions for all groups (no per-group Python loop)."""
+        One matmul (`sims` = `emb @ matrix_t` when the caller has it) and two segment
+        reductions for all groups (no per-group Python loop)."""
         n = emb.shape[0]
         best = np.full((n, self.n_groups), -1.0, dtype=np.float32)
         arg = np.full((n, self.n_groups), -1, dtype=np.int64)
         if not self.texts:
             return best, arg
-        sims = emb @ self.matrix_t
+        sims = emb @ self.matrix_t if sims is None else sims
         top = np.maximum.reduceat(sims, self.starts, axis=1)
         hit = sims >= np.repeat(top, self.sizes, axis=1)
         first = np.maximum.reduceat(np.where(hit, self._neg_col, -np.inf), self.starts, axis=1)
@@ -171,6 +178,10 @@ class TextEmbeddingScorer(Scorer):
                            for lb in self.labels]
         self._head_take = np.array([max(c, 0) for c in self._head_cols], dtype=np.int64)
         self._head_mask = np.array([c >= 0 for c in self._head_cols], dtype=np.float32)
+        # the heads' first layer and the exemplar bank side by side: one matmul per call
+        self._split = self.heads.first_layer.shape[1] if self.heads else 0
+        self._fused = np.ascontiguousarray(np.concatenate(
+            [self.heads.first_layer, self._bank.matrix_t], axis=1) if self.heads else self._bank.matrix_t)
 
     @property
     def model_id(self) -> str:
@@ -182,19 +193,20 @@ class TextEmbeddingScorer(Scorer):
         `head_scale` (N,) multiplies the head probabilities (see `head_full_words`)."""
         p = self.params
         n, n_labels = emb.shape[0], len(self.labels)
+        z = emb @ self._fused
         if self.heads is not None:
-            head = self.heads.predict(emb)[:, self._head_take] * self._head_mask
+            head = self.heads.predict(emb, z[:, :self._split])[:, self._head_take] * self._head_mask
             if head_scale is not None:
                 head *= head_scale[:, None]
         else:
             head = np.zeros((n, n_labels), dtype=np.float32)
-        best, arg = self._bank.best(emb)  # (n, 2L): -1 where a group has no phrases
+        best, arg = self._bank.best(emb, z[:, self._split:])  # (n, 2L): -1 where a group has no phrases
         best_pos, best_neg = best[:, :n_labels], best[:, n_labels:]
         ex_score = np.where(best_pos > -1, _sigmoid(p.exemplar_scale * (best_pos - p.exemplar_center)), 0.0)
         # a negative exemplar clearly closer than every positive mutes the label
         gap = best_neg - np.maximum(best_pos, 0.0) - p.negative_margin
-        mute = np.where(best_neg > p.exemplar_center - 0.1, np.clip(1.0 - gap * 10.0, 0.0, 1.0), 1.0)
-        score = np.clip(np.maximum(head, ex_score) * mute, 0.0, 1.0).astype(np.float32)
+        mute = np.where(best_neg > p.exemplar_center - 0.1, np.minimum(1.0, np.maximum(0.0, 1.0 - gap * 10.0)), 1.0)
+        score = (np.maximum(head, ex_score) * mute).astype(np.float32)  # both factors are in [0, 1]
         # evidence from plain Python lists (numpy scalars cost more per element than the math)
         texts = self._bank.texts
         args, cos, h_r, muted = arg.tolist(), _rounded(best), _rounded(head), (mute < 1.0).tolist()
