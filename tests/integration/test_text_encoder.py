@@ -89,6 +89,8 @@ def test_a_long_text_is_also_read_in_chunks_of_the_sentences_beyond_the_first_wi
     assert long.shape == (5, 384) and len(wins) == 5
     np.testing.assert_allclose(long[0], onnx.encode([text])[0], atol=1e-6)
     np.testing.assert_allclose(long[-1], onnx.encode([dog + " " + dog])[0], atol=1e-5)
+    onnx.clear_memo()  # unmemoised, `encode` runs the first window only, the same row
+    np.testing.assert_allclose(onnx.encode([text, "kill the lights"]), np.stack([long[0], short[0]]), atol=1e-5)
 
 
 def test_a_chunk_longer_than_the_window_is_cut_into_overlapping_windows(both):

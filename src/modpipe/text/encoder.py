@@ -159,10 +159,18 @@ class TextEncoder:
 
     # -- public ------------------------------------------------------------------------------
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """Embeddings for `texts`, one row each: the first `max_length` tokens of each text."""
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([w[0] for w in self.encode_windows(texts, batch_size)])
+        """Embeddings for `texts`, one row each: the first `max_length` tokens of each text.
+        Memoised windows are reused; a text not in the memo runs its first window only (its
+        chunks are left to `encode_windows`, which a scorer calls), and is not memoised."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        with self._memo_lock:
+            hits = {t: self._memo[t][0] for t in set(texts) if t in self._memo}
+        todo = list(dict.fromkeys(t for t in texts if t not in hits))
+        if todo:
+            hits.update(zip(todo, self.forward(todo, batch_size), strict=True))
+        for i, t in enumerate(texts):
+            out[i] = hits[t]
+        return out
 
     def encode_windows(self, texts: Sequence[str], batch_size: int = 64) -> list[np.ndarray]:
         """Per text, the embeddings of its windows (k × dim; k = 1 unless the text is longer than
