@@ -81,8 +81,13 @@ def main() -> int:
     from sklearn.metrics import average_precision_score
 
     worst = [max(c.score for c in d.categories.values()) for d in decisions]
-    print(f"binary AUPRC (highest category score): "
-          f"{average_precision_score([bool(r['unsafe']) for r in rows], worst):.3f}")
+    unsafe = [bool(r["unsafe"]) for r in rows]
+    print(f"binary AUPRC (highest category score): {average_precision_score(unsafe, worst):.3f}")
+    batches = sorted({r.get("batch", 0) for r in rows})
+    for b in batches if len(batches) > 1 else ():  # sets written at different times, each alone
+        idx = [i for i, r in enumerate(rows) if r.get("batch", 0) == b]
+        print(f"  {'first set' if b == 0 else f'batch {b}'} ({len(idx)} texts): AUPRC "
+              f"{average_precision_score([unsafe[i] for i in idx], [worst[i] for i in idx]):.3f}")
     if args.misses:
         print("\n".join(misses))
     pipeline.close()
