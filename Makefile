@@ -72,7 +72,7 @@ eval-gate: install
 bench-gate: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_bench.py
 
-# gate accuracy on 288 pointed prompts nobody tuned on (benchmarks/data/gate_probe.jsonl)
+# gate accuracy on prompts and chat texts nobody tuned on (benchmarks/data/gate_probe.jsonl, chat_probe.jsonl)
 probe-gate: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --misses
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --probe benchmarks/data/chat_probe.jsonl

@@ -7,14 +7,16 @@ The probe was written for this project by two authors who saw neither the traini
 each of sexual, terrorism, self-harm, violence, hate and harassment (some obfuscated). The safe
 ones are pointed hard negatives (museum weapons, news about attacks, medical nudity, suicide
 prevention, idioms, banter), which the dev data has few of and held-out judging includes.
+Lines marked `"batch": 4` (116 prompts) are a quarter of a later authored batch, held out by
+theme (the rest is training data; `models/training/README.md`).
 
-`benchmarks/data/chat_probe.jsonl` (`--probe`) holds 112 chat-style texts (messages, posts,
-chat-bot requests; a quarter of a set whose rest is training data, split by theme) for the
-chat-style side of the gate.
+`benchmarks/data/chat_probe.jsonl` (`--probe`) holds 317 chat-style texts (messages, posts,
+chat-bot requests): 112 from the second authored batch and 205 (`"batch": 3`) from the third,
+each a quarter of its batch held out by theme, for the chat-style side of the gate.
 
 Prints, per category the prompt resembles: recall on the unsafe ones (flagged = review or block)
 and the false-positive rate on the safe ones, at the policy's thresholds; then the binary AUPRC of
-the highest category score (unsafe vs safe, threshold-free); `--misses` lists every wrong decision
+the highest category score (unsafe vs safe, threshold-free), for all and per batch; `--misses` lists every wrong decision
 with its top category scores.
 """
 
@@ -86,8 +88,12 @@ def main() -> int:
     batches = sorted({r.get("batch", 0) for r in rows})
     for b in batches if len(batches) > 1 else ():  # sets written at different times, each alone
         idx = [i for i, r in enumerate(rows) if r.get("batch", 0) == b]
+        flag = [decisions[i].action != "allow" for i in idx]
+        pos = [f for f, i in zip(flag, idx, strict=True) if unsafe[i]]
+        neg = [f for f, i in zip(flag, idx, strict=True) if not unsafe[i]]
         print(f"  {'first set' if b == 0 else f'batch {b}'} ({len(idx)} texts): AUPRC "
-              f"{average_precision_score([unsafe[i] for i in idx], [worst[i] for i in idx]):.3f}")
+              f"{average_precision_score([unsafe[i] for i in idx], [worst[i] for i in idx]):.3f}, "
+              f"recall {sum(pos) / max(len(pos), 1):.3f}, safe FPR {sum(neg) / max(len(neg), 1):.3f}")
     if args.misses:
         print("\n".join(misses))
     pipeline.close()
