@@ -104,6 +104,33 @@ def test_adding_a_negative_exemplar_in_yaml_changes_the_decision(pipeline) -> No
     assert after.gate("kill them all, every one of them").categories["violence"].action != "allow"
 
 
+def test_heads_swapped_into_a_scorer_built_without_them_are_used(pipeline) -> None:
+    # the evaluation swaps heads trained per fold into the policy's text scorers, some of which
+    # (speech/OCR text) were built with heads: null
+    no_heads = textwrap.dedent("""
+        version: 1
+        name: no-heads
+        scorers:
+          text:
+            type: text_embedding
+            params:
+              heads: null
+              labels: {violence_gore: {positive: [kill them all]}}
+        categories:
+          violence:
+            signals: [{scorer: text, label: violence_gore}]
+            review_at: 0.5
+            block_at: 0.8
+    """)
+    shipped = pipeline.scorers["text"]
+    bare = Pipeline(parse_policy(no_heads), resources=pipeline.resources).scorers["text"]
+    emb = shipped.encoder.encode(["a man stabbing a woman over and over, blood pouring from the wounds"])
+    assert "head" not in bare.score_embeddings(emb)["violence_gore"][1][0]
+    bare.heads = shipped.heads
+    vals, evs = bare.score_embeddings(emb)["violence_gore"]
+    head = shipped.heads.predict(emb)[0, shipped.heads.labels.index("violence_gore")]
+    assert evs[0]["head"] == pytest.approx(float(head), abs=1e-4) and vals[0] >= head > 0.75
+
 FACES = textwrap.dedent("""
     version: 1
     name: reference-images

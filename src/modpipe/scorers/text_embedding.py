@@ -156,7 +156,7 @@ class TextEmbeddingScorer(Scorer):
     def __init__(self, name, params: TextEmbeddingParams, resources) -> None:  # noqa: ANN001
         super().__init__(name, params, resources)
         self.encoder = shared_encoder(resources)
-        self.heads: Heads | None = None
+        heads: Heads | None = None
         if params.heads:
             path = models_dir() / f"{params.heads}.npz"
             if not path.is_file():
@@ -164,24 +164,34 @@ class TextEmbeddingScorer(Scorer):
                     f"text heads {params.heads!r} not found at {path}",
                     hint="train them with `make train-heads`, or set heads: null in the policy",
                 )
-            self.heads = Heads.load(path)
-            if self.heads.encoder_id not in (None, self.encoder.model_id):
+            heads = Heads.load(path)
+            if heads.encoder_id not in (None, self.encoder.model_id):
                 raise ModelUnavailableError(
-                    f"text heads {params.heads!r} were trained on {self.heads.encoder_id}, "
+                    f"text heads {params.heads!r} were trained on {heads.encoder_id}, "
                     f"not on this encoder ({self.encoder.model_id})",
                     hint="retrain them with `make train-heads` (or restore the encoder they were trained on)")
         self.labels = list(params.labels)
         # every label's positive and negative exemplars in one matrix: one matmul per call
         self._bank = _ExemplarBank([params.labels[lb].positive for lb in self.labels]
                                    + [params.labels[lb].negative for lb in self.labels], self.encoder)
-        self._head_cols = [self.heads.labels.index(lb) if self.heads and lb in self.heads.labels else -1
-                           for lb in self.labels]
+        self.heads = heads
+
+    @property
+    def heads(self) -> Heads | None:
+        return self._heads
+
+    @heads.setter
+    def heads(self, heads: Heads | None) -> None:
+        """Set or swap the heads (the evaluation swaps in heads trained per fold); the label
+        columns and the fused matrix follow."""
+        self._heads = heads
+        self._head_cols = [heads.labels.index(lb) if heads and lb in heads.labels else -1 for lb in self.labels]
         self._head_take = np.array([max(c, 0) for c in self._head_cols], dtype=np.int64)
         self._head_mask = np.array([c >= 0 for c in self._head_cols], dtype=np.float32)
         # the heads' first layer and the exemplar bank side by side: one matmul per call
-        self._split = self.heads.first_layer.shape[1] if self.heads else 0
+        self._split = heads.first_layer.shape[1] if heads else 0
         self._fused = np.ascontiguousarray(np.concatenate(
-            [self.heads.first_layer, self._bank.matrix_t], axis=1) if self.heads else self._bank.matrix_t)
+            [heads.first_layer, self._bank.matrix_t], axis=1) if heads else self._bank.matrix_t)
 
     @property
     def model_id(self) -> str:
