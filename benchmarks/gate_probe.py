@@ -16,8 +16,8 @@ each a quarter of its batch held out by theme, for the chat-style side of the ga
 
 Prints, per category the prompt resembles: recall on the unsafe ones (flagged = review or block)
 and the false-positive rate on the safe ones, at the policy's thresholds; then the binary AUPRC of
-the highest category score (unsafe vs safe, threshold-free), for all and per batch; `--misses` lists every wrong decision
-with its top category scores.
+the highest category score (unsafe vs safe, threshold-free), for all and per batch; `--misses`
+lists every wrong decision with its top category scores.
 """
 
 from __future__ import annotations

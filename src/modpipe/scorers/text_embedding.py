@@ -185,7 +185,8 @@ class TextEmbeddingScorer(Scorer):
         """Set or swap the heads (the evaluation swaps in heads trained per fold); the label
         columns and the fused matrix follow."""
         self._heads = heads
-        self._head_cols = [heads.labels.index(lb) if heads and lb in heads.labels else -1 for lb in self.labels]
+        self._head_cols = [heads.labels.index(lb) if heads and lb in heads.labels else -1
+                           for lb in self.labels]
         self._head_take = np.array([max(c, 0) for c in self._head_cols], dtype=np.int64)
         self._head_mask = np.array([c >= 0 for c in self._head_cols], dtype=np.float32)
         # the heads' first layer and the exemplar bank side by side: one matmul per call
@@ -215,7 +216,8 @@ class TextEmbeddingScorer(Scorer):
         ex_score = np.where(best_pos > -1, _sigmoid(p.exemplar_scale * (best_pos - p.exemplar_center)), 0.0)
         # a negative exemplar clearly closer than every positive mutes the label
         gap = best_neg - np.maximum(best_pos, 0.0) - p.negative_margin
-        mute = np.where(best_neg > p.exemplar_center - 0.1, np.minimum(1.0, np.maximum(0.0, 1.0 - gap * 10.0)), 1.0)
+        mute = np.where(best_neg > p.exemplar_center - 0.1,
+                        np.minimum(1.0, np.maximum(0.0, 1.0 - gap * 10.0)), 1.0)
         score = (np.maximum(head, ex_score) * mute).astype(np.float32)  # both factors are in [0, 1]
         # evidence from plain Python lists (numpy scalars cost more per element than the math)
         texts = self._bank.texts
