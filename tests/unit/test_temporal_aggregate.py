@@ -103,3 +103,30 @@ def test_prompts_have_no_time_and_their_top_samples_are_the_evidence():
     scores = [Score("s", "x", v, i, Modality.PROMPT) for i, v in enumerate([0.2, 0.9])]
     r = run(category(), scores)
     assert r.value == 0.9 and r.segments[0].start is None and r.segments[0].score == 0.9
+
+
+def test_the_shortcut_for_untimed_scores_under_review_agrees_with_the_full_path():
+    # untimed scores below review_at (most categories of most prompts) take a shortcut that
+    # builds no tracks until their segments are asked for: it must give the full path's answer
+    import random
+
+    from modpipe.aggregate.temporal import index_scores
+
+    rng = random.Random(0)
+    cat = Category.model_validate({
+        "signals": [{"scorer": "s", "label": "x"}, {"scorer": "t", "label": "y", "weight": 0.7},
+                    {"scorer": "t", "label": "z", "modalities": ["image"]}],
+        "review_at": 0.5, "block_at": 0.8, "aggregate": {"fusion_boost": 0.1},
+    })
+    th = cat.thresholds(None)
+    shortcuts = 0
+    for _ in range(300):
+        scores = []
+        for i in range(rng.randint(0, 6)):  # mostly prompts and images; now and then a timed frame
+            mod = rng.choice([Modality.PROMPT, Modality.IMAGE] * 4 + [FRAME])
+            timing = (float(i), i + 1.0) if mod == FRAME else ()
+            scores.append(Score(rng.choice("st"), rng.choice("xyz"), round(rng.random(), 3), i, mod, *timing))
+        fast, full = aggregate(cat, th, index_scores(scores)), aggregate(cat, th, scores, fast=False)
+        assert (fast.value, fast.reasons, fast.segments) == (full.value, full.reasons, full.segments)
+        shortcuts += fast.deferred is not None
+    assert shortcuts > 50  # the shortcut was taken often enough for the comparison to mean something

@@ -43,9 +43,12 @@ class Aggregated:
     value: float
     reasons: list[str]
     tracks: list[Track] = field(default_factory=list)
+    deferred: tuple | None = None  # (category, thresholds, index): tracks not built yet (fast path)
 
     @property
     def segments(self) -> list[Segment]:
+        if self.deferred is not None:  # e.g. a category held for review because a scorer failed
+            return aggregate(*self.deferred, fast=False).segments
         segments = [
             Segment(start=None if r.start is None else round(r.start, 3),
                     end=None if r.end is None else round(r.end, 3),
@@ -97,7 +100,7 @@ def signal_scores(cat: Category, scores: list[Score] | dict[tuple[str, str], lis
     index = scores if isinstance(scores, dict) else index_scores(scores)
     out = []
     for sig in cat.signals:
-        mods = set(sig.modalities) if sig.modalities else None
+        mods = sig.modality_set
         for s in index.get((sig.scorer, sig.label), ()):
             if mods is None or s.modality in mods:
                 out.append(s.with_value(min(1.0, s.value * sig.weight)) if sig.weight != 1.0 else s)
@@ -188,9 +191,32 @@ def overlaps(a: list[Run], b: list[Run]) -> bool:
     return any(x.start <= y.end and y.start <= x.end for x in a for y in b)
 
 
+def untimed_max(cat: Category, index: dict[tuple[str, str], list[Score]]) -> float | None:
+    """The highest weighted signal score when every one is untimed (a prompt's variants,
+    reference images), else None: one pass with no tracks, for `aggregate`'s fast path."""
+    best = 0.0
+    for sig in cat.signals:
+        mods = sig.modality_set
+        for s in index.get((sig.scorer, sig.label), ()):
+            if mods is not None and s.modality not in mods:
+                continue
+            if s.modality in TIMED:
+                return None
+            v = min(1.0, s.value * sig.weight) if sig.weight != 1.0 else s.value
+            if v > best:
+                best = v
+    return best
+
+
 def aggregate(cat: Category, th: Thresholds,
-              scores: list[Score] | dict[tuple[str, str], list[Score]]) -> Aggregated:
+              scores: list[Score] | dict[tuple[str, str], list[Score]], *, fast: bool = True) -> Aggregated:
     agg = cat.aggregate
+    if fast and agg.method == "max" and isinstance(scores, dict):
+        # untimed and under review_at (most categories of most prompts): the value is the top
+        # score and no track reaches review_at (no fusion, no reason); tracks wait until asked
+        top = untimed_max(cat, scores)
+        if top is not None and top < th.review_at:
+            return Aggregated(round(float(top), 4), [], deferred=(cat, th, scores))
     by_mod: dict[Modality, list[Score]] = defaultdict(list)
     for s in signal_scores(cat, scores):
         by_mod[s.modality].append(s)

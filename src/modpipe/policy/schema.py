@@ -53,6 +53,10 @@ class Signal(_Strict):
         None, description="only samples of these modalities count (default: all the scorer sees)"
     )
 
+    @cached_property
+    def modality_set(self) -> frozenset[Modality] | None:  # built once: decisions ask per score
+        return frozenset(self.modalities) if self.modalities else None
+
 
 class Aggregate(_Strict):
     """How one category's scores combine over time (seconds, from timestamps) and modalities."""
