@@ -171,6 +171,23 @@ def test_a_payload_behind_a_long_harmless_lead_in_is_still_read(pipeline) -> Non
     assert pipeline.gate(lead).action == "allow"
 
 
+def test_a_name_in_a_later_chunk_of_a_long_prompt_is_not_taken_for_a_public_figure(pipeline) -> None:
+    # read out of context, a chunk that names anyone ("Greg from accounts") looks to the
+    # public_figure head like a request for a real person; the default policy reads that label
+    # from a long text's first window only (real people's names are the name matcher's job)
+    from modpipe.assets import default_policy_path
+
+    lead = ("a calm cinematic scene of a mountain village at dawn, golden light on the rooftops, "
+            "farmers walking to the fields and smoke rising from the chimneys. ") * 8
+    story = lead + "Greg Tolliver from accounts walks in holding a birthday cake for Priya Raman"
+    assert pipeline.gate(story).categories["public_figure"].action == "allow"
+    yaml = default_policy_path().read_text(encoding="utf-8")
+    assert "first_window_only: [public_figure]" in yaml
+    every_window = Pipeline(parse_policy(yaml.replace("first_window_only: [public_figure]", "first_window_only: []")),
+                            resources=pipeline.resources)
+    assert every_window.gate(story).categories["public_figure"].action == "review"
+
+
 def test_gate_many_matches_gate_one_by_one(pipeline) -> None:
     prompts = ["a cat on a sofa", "a man stabbing a woman, blood everywhere", "k1ll the lights"]
     batch = pipeline.gate_many([{"text": p, "id": str(i)} for i, p in enumerate(prompts)])

@@ -95,6 +95,19 @@ def test_unknown_scorer_type_and_bad_params_name_the_scorer():
     assert "scorers.words.params" in msg
 
 
+def test_a_first_window_only_label_must_be_one_of_the_scorers_labels():
+    prose = textwrap.indent(textwrap.dedent("""
+        prose:
+          type: text_embedding
+          params:
+            labels: {terrorism: {positive: [join the jihad]}}
+            first_window_only: [public_figure]"""), "  ")
+    text = GOOD.replace("scorers:", "scorers:" + prose, 1)
+    assert "prose:" in text
+    msg = error_of(text)
+    assert "scorers.prose.params" in msg and "labels this scorer lacks: ['public_figure']" in msg
+
+
 def test_missing_file_is_a_policy_error(tmp_path):
     with pytest.raises(PolicyError, match="policy file not found"):
         load_policy(tmp_path / "nope.yaml")

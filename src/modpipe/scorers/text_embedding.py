@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from modpipe.assets import models_dir
 from modpipe.errors import ModelUnavailableError
@@ -52,6 +52,19 @@ class TextEmbeddingParams(BaseModel):
     negative_margin: float = Field(
         0.04, ge=0.0, le=1.0, description="a negative this much closer than any positive mutes"
     )
+    first_window_only: list[str] = Field(
+        default_factory=list,
+        description="labels read from a long text's first window only: its later chunks, read out "
+        "of context, do not count for them (public_figure: any personal name in a chunk of a long "
+        "story looks like a request for a real person; real names are the name matcher's job)",
+    )
+
+    @model_validator(mode="after")
+    def _known_labels(self) -> TextEmbeddingParams:
+        unknown = sorted(set(self.first_window_only) - set(self.labels))
+        if unknown:
+            raise ValueError(f"first_window_only names labels this scorer lacks: {unknown}")
+        return self
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -255,7 +268,8 @@ class TextEmbeddingScorer(Scorer):
                 scale = np.repeat(scale, counts)
         results = self.score_embeddings(emb, scale)
         if len(emb) > len(samples):
-            results = {label: _worst_window(vals, evs, counts) for label, (vals, evs) in results.items()}
+            results = {label: _worst_window(vals, evs, counts, label not in self.params.first_window_only)
+                       for label, (vals, evs) in results.items()}
         scores: list[Score] = []
         for label, (vals, evs) in results.items():
             for s, v, ev in zip(samples, vals.tolist(), evs, strict=True):
@@ -268,20 +282,29 @@ class TextEmbeddingScorer(Scorer):
 CHUNK_POWER = 2.0  # a chunk of a long text scores score**2 (review at 0.5 needs 0.71, block at 0.75 needs 0.87)
 
 
-def _worst_window(vals: np.ndarray, evs: list[dict], counts: list[int]) -> tuple[np.ndarray, list[dict]]:
+def chunk_score(vals: np.ndarray, counted: bool = True) -> np.ndarray:
+    """A label's scores on chunks of a long text (its windows after the first, read out of
+    context): squared (`CHUNK_POWER`), or 0 where the label is not `counted` on chunks (the
+    policy's `first_window_only`)."""
+    return vals ** CHUNK_POWER if counted else np.zeros_like(vals)
+
+
+def _worst_window(vals: np.ndarray, evs: list[dict], counts: list[int], chunks_count: bool = True,
+                  ) -> tuple[np.ndarray, list[dict]]:
     """Per text, the highest score among its windows (a long text is as risky as its worst part);
     the evidence says which window (1-based, of how many) when there are several. The first
     window is the text as the heads were trained on it; the others are chunks read out of
     context, on which the heads are overconfident (story sentences like "the evil queen gave
-    Snow White a poisoned apple" scored violence 0.82), so a chunk counts as score**CHUNK_POWER:
-    it must be clearly unsafe. On long harmless video prompts (vbench2) that took the flagged
-    share from 8/31 to 1/31, and kept 79 % of unsafe prompts caught behind long lead-ins."""
+    Snow White a poisoned apple" scored violence 0.82), so a chunk counts as `chunk_score`:
+    score**CHUNK_POWER, it must be clearly unsafe (or 0 for a label not `chunks_count`). On long
+    harmless video prompts (vbench2) that took the flagged share from 8/31 to 1/31, and kept 79 %
+    of unsafe prompts caught behind long lead-ins."""
     out_vals = np.empty(len(counts), dtype=vals.dtype)
     out_evs: list[dict] = []
     lo = 0
     for i, k in enumerate(counts):
         views = vals[lo:lo + k].copy()
-        views[1:] **= CHUNK_POWER
+        views[1:] = chunk_score(views[1:], chunks_count)
         j = int(np.argmax(views))
         out_vals[i] = views[j]
         out_evs.append(evs[lo] if k == 1 else {**evs[lo + j], "window": f"{j + 1}/{k}"})

@@ -52,7 +52,7 @@ class TextPath:
               n_records: int, heads=None, chunk: np.ndarray | None = None) -> dict[str, np.ndarray]:  # noqa: ANN001
         """category -> score per record (max over its variants, their windows, and signals).
         `chunk` marks rows that are chunks of a long text, discounted as the scorer does."""
-        from modpipe.scorers.text_embedding import CHUNK_POWER
+        from modpipe.scorers.text_embedding import chunk_score
         from modpipe.types import Modality, Sample
 
         raw: dict[tuple[str, str], np.ndarray] = {}
@@ -62,7 +62,8 @@ class TextPath:
                 sc.heads = heads
             try:
                 for label, (vals, _) in sc.score_embeddings(variant_emb).items():
-                    raw[(sc.name, label)] = vals if chunk is None else np.where(chunk, vals ** CHUNK_POWER, vals)
+                    raw[(sc.name, label)] = vals if chunk is None else np.where(
+                        chunk, chunk_score(vals, label not in sc.params.first_window_only), vals)
             finally:
                 sc.heads = saved
         samples = [Sample(index=i, modality=Modality.PROMPT, text=t) for i, t in enumerate(variant_texts)]
