@@ -100,7 +100,7 @@ class NameMatcher:
         self.max_len = 0  # longest key + its allowed edits: longer windows cannot match
         self.skipped: list[str] = []  # single-token variants judged not distinctive
         for pid, name, kind, aliases in people:
-            for v in {name, *aliases}:
+            for v in dict.fromkeys((name, *aliases)):  # in order (a set would vary per process)
                 for toks in self._variant_tokens(v):
                     key = squeeze("".join(toks))
                     if len(toks) == 1 and not self._distinctive(key, first_names.get(key, set()) - {pid}):
@@ -108,6 +108,10 @@ class NameMatcher:
                         continue
                     self._add(key, Variant(pid, name, kind, v, tuple(squeeze(t) for t in toks)))
         self.n_keys = len(self.exact)
+        # a misspelt multi-word window lines up with a name word by word, and a word of ≤ 3
+        # letters can only line up exactly (`_fuzzy_ok`): one that is no name's word rules the
+        # window (and every longer one from the same start) out of the fuzzy search
+        self.name_words = frozenset(t for vs in self.exact.values() for v in vs for t in v.tokens)
 
     @staticmethod
     def _variant_tokens(v: str) -> list[list[str]]:
@@ -151,17 +155,17 @@ class NameMatcher:
         hit = self._cache.get((prefix, d))
         if hit is None:
             keys = {k for dk in _deletes(prefix, d) for k in self.fuzzy.get(dk, ())}
-            hit = [(k, max_distance(len(k))) for k in keys]
+            hit = [(k, max_distance(len(k))) for k in sorted(keys)]  # sorted: ties resolve alike in every process
             if len(self._cache) > 100_000:
                 self._cache.clear()
             self._cache[(prefix, d)] = hit
         return hit
 
-    def _lookup(self, cand: str) -> tuple[str, int] | None:
+    def _lookup(self, cand: str, fuzzy: bool = True) -> tuple[str, int] | None:
         if cand in self.exact:
             return cand, 0
         d = max_distance(len(cand) + 1)  # a deletion may have shortened a valid key
-        if not d:
+        if not d or not fuzzy:
             return None
         best: tuple[str, int] | None = None
         for key, lim in self._candidates(cand[:PREFIX], d):
@@ -177,12 +181,14 @@ class NameMatcher:
         best: dict[str, NameMatch] = {}
         for i in range(len(toks)):
             cand = ""
+            fuzzy = True
             for j in range(i, min(len(toks), i + MAX_WINDOW)):
                 t = toks[j][0]
                 cand += t[1:] if cand and cand[-1] == t[0] else t  # squeezed across the joint
                 if len(cand) > self.max_len:
                     break
-                hit = self._lookup(cand)
+                fuzzy = fuzzy and (len(t) > 3 or t in self.name_words)
+                hit = self._lookup(cand, fuzzy or j == i)
                 if hit is None:
                     continue
                 key, dist = hit
