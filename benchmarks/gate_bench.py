@@ -2,6 +2,10 @@
 
     python benchmarks/gate_bench.py [--n 200] [--policy policies/default.yaml]
 
+The gate runs with the README's set-up: the public figures in `shared/data/names` imported into a
+temporary likeness registry, so the name matcher does its real work (`--names ''`: use the
+registry under MODPIPE_HOME as it is).
+
 Per prompt: p50/p99 latency of `Pipeline.gate(prompt)` vs `encoder.encode([prompt])` (interleaved,
 so machine noise hits both alike). Batch: prompts/s of `Pipeline.gate_many` in chunks vs
 `encoder.forward(chunk)` on the same chunks (best of three, alternating). Prints absolute numbers and the ratios (targets: gate
@@ -33,17 +37,36 @@ FALLBACK = [
 ]
 
 
-def prompts(n: int) -> list[str]:
-    data = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "text"
-    for d in (data, Path(__file__).resolve().parents[2] / "shared" / "data" / "text"):
+def shared_data() -> Path | None:
+    for d in (Path(__file__).resolve().parents[1].parent / "shared" / "data",
+              Path(__file__).resolve().parents[2] / "shared" / "data"):
         if d.is_dir():
-            texts = []
-            for name in ("vbench.jsonl", "t2vsafetybench.jsonl", "xstest_safe.jsonl", "evalcrafter.jsonl"):
-                if (d / name).is_file():
-                    texts += [json.loads(l)["text"] for l in (d / name).open()][: n // 4 + 1]
-            if texts:
-                return texts[:n]
-    return (FALLBACK * (n // len(FALLBACK) + 1))[:n]
+            return d
+    return None
+
+
+def use_names(path: Path) -> int:
+    """A temporary MODPIPE_HOME whose likeness registry holds the people in `path` (JSONL)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from modpipe.likeness.registry import Registry
+    from modpipe.settings import get_settings
+
+    os.environ["MODPIPE_HOME"] = home = tempfile.mkdtemp(prefix="modpipe-bench-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    get_settings.cache_clear()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return Registry(get_settings().registry_path).import_names(json.loads(l) for l in lines if l.strip())
+
+
+def prompts(n: int) -> list[str]:
+    data, texts = shared_data(), []
+    for name in ("vbench.jsonl", "t2vsafetybench.jsonl", "xstest_safe.jsonl", "evalcrafter.jsonl"):
+        if data is not None and (data / "text" / name).is_file():
+            texts += [json.loads(l)["text"] for l in (data / "text" / name).open()][: n // 4 + 1]
+    return texts[:n] if texts else (FALLBACK * (n // len(FALLBACK) + 1))[:n]
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -56,7 +79,11 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--chunk", type=int, default=64)
     ap.add_argument("--policy", default=None)
+    names = (shared_data() or Path("/nonexistent")) / "names" / "public_figures.jsonl"
+    ap.add_argument("--names", type=Path, default=names if names.is_file() else None,
+                    help="people to import into a temporary registry ('' = the configured registry)")
     args = ap.parse_args()
+    people = use_names(args.names) if args.names and str(args.names) not in ("", ".") else None
 
     from modpipe.pipeline import Pipeline
     from modpipe.text.encoder import shared_encoder
@@ -94,7 +121,9 @@ def main() -> int:
         gate_batch = min(gate_batch, time.perf_counter() - t0)
 
     g50, g99, b50, b99 = pct(gate_ms, .5), pct(gate_ms, .99), pct(bare_ms, .5), pct(bare_ms, .99)
-    print(f"prompts: {len(texts)}  threads: {pipe.settings.threads}  policy: {pipe.policy.name}")
+    print(f"prompts: {len(texts)}  threads: {pipe.settings.threads}  policy: {pipe.policy.name}  "
+          f"names: {pipe.scorers['names'].model_id if 'names' in pipe.scorers else 'none'}"
+          + (f" ({people} people imported)" if people else ""))
     print(f"{'':24s} {'p50 ms':>8s} {'p99 ms':>8s} {'mean ms':>8s}")
     print(f"{'bare MiniLM forward':24s} {b50:8.2f} {b99:8.2f} {statistics.mean(bare_ms):8.2f}")
     print(f"{'Pipeline.gate':24s} {g50:8.2f} {g99:8.2f} {statistics.mean(gate_ms):8.2f}")

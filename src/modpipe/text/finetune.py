@@ -209,6 +209,8 @@ def compare(records: list[Record], authored: list[Record], args: argparse.Namesp
                             chunk_rows(rows))
         print(f"\n=== {name}: {len(held_recs)} dev records held out by {args.by} (never seen by encoder or heads) ===")
         print(report(held_recs, scores, pipeline.policy))
+        if args.save and name == "tuned encoder":  # fair scores, e.g. to choose thresholds on
+            np.savez(args.save, ids=np.array([r.id for r in held_recs]), **scores)
     pipeline.close()
 
 
@@ -226,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--by", choices=["record", "source"], default="record", help="--compare: what to hold out")
     ap.add_argument("--fold", type=int, default=0, choices=range(5), help="--compare: which fifth to hold out")
     ap.add_argument("--policy", type=Path, default=None, help="policy for --compare (default: shipped)")
+    ap.add_argument("--save", type=Path, default=None,
+                    help="--compare: write the tuned encoder's per-record category scores to this .npz")
     ap.add_argument("--no-authored", action="store_true", help="leave out models/training/authored_t2v.jsonl")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
