@@ -183,8 +183,8 @@ def test_a_name_in_a_later_chunk_of_a_long_prompt_is_not_taken_for_a_public_figu
     assert pipeline.gate(story).categories["public_figure"].action == "allow"
     yaml = default_policy_path().read_text(encoding="utf-8")
     assert "first_window_only: [public_figure]" in yaml
-    every_window = Pipeline(parse_policy(yaml.replace("first_window_only: [public_figure]", "first_window_only: []")),
-                            resources=pipeline.resources)
+    every_window = yaml.replace("first_window_only: [public_figure]", "first_window_only: []")
+    every_window = Pipeline(parse_policy(every_window), resources=pipeline.resources)
     assert every_window.gate(story).categories["public_figure"].action == "review"
 
 

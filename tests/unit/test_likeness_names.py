@@ -111,6 +111,10 @@ def test_a_misspelt_name_matches_in_every_process_whatever_the_hash_seed():
     code = ("from modpipe.likeness.names import NameMatcher; "
             "m = NameMatcher([('p', 'Becca Balint', 'public_figure', ['Becca A. Balint'])]); "
             "print([(h.person_id, h.distance) for h in m.find('the Becca Balit speech on tv')])")
-    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                           env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout.strip() for seed in range(8)}
+    env = dict(os.environ)
+    outs = set()
+    for seed in range(8):
+        env["PYTHONHASHSEED"] = str(seed)
+        outs.add(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                check=True, env=env).stdout.strip())
     assert outs == {"[('p', 1)]"}

@@ -125,7 +125,8 @@ def test_the_shortcut_for_untimed_scores_under_review_agrees_with_the_full_path(
         for i in range(rng.randint(0, 6)):  # mostly prompts and images; now and then a timed frame
             mod = rng.choice([Modality.PROMPT, Modality.IMAGE] * 4 + [FRAME])
             timing = (float(i), i + 1.0) if mod == FRAME else ()
-            scores.append(Score(rng.choice("st"), rng.choice("xyz"), round(rng.random(), 3), i, mod, *timing))
+            value = round(rng.random(), 3)
+            scores.append(Score(rng.choice("st"), rng.choice("xyz"), value, i, mod, *timing))
         fast, full = aggregate(cat, th, index_scores(scores)), aggregate(cat, th, scores, fast=False)
         assert (fast.value, fast.reasons, fast.segments) == (full.value, full.reasons, full.segments)
         shortcuts += fast.deferred is not None

@@ -155,7 +155,8 @@ class NameMatcher:
         hit = self._cache.get((prefix, d))
         if hit is None:
             keys = {k for dk in _deletes(prefix, d) for k in self.fuzzy.get(dk, ())}
-            hit = [(k, max_distance(len(k))) for k in sorted(keys)]  # sorted: ties resolve alike in every process
+            # sorted: ties between keys resolve alike in every process (set order follows the hash seed)
+            hit = [(k, max_distance(len(k))) for k in sorted(keys)]
             if len(self._cache) > 100_000:
                 self._cache.clear()
             self._cache[(prefix, d)] = hit
