@@ -80,10 +80,10 @@ def main() -> int:
     ap.add_argument("--chunk", type=int, default=64)
     ap.add_argument("--policy", default=None)
     names = (shared_data() or Path("/nonexistent")) / "names" / "public_figures.jsonl"
-    ap.add_argument("--names", type=Path, default=names if names.is_file() else None,
+    ap.add_argument("--names", default=str(names) if names.is_file() else "",
                     help="people to import into a temporary registry ('' = the configured registry)")
     args = ap.parse_args()
-    people = use_names(args.names) if args.names and str(args.names) not in ("", ".") else None
+    people = use_names(Path(args.names)) if args.names else None
 
     from modpipe.pipeline import Pipeline
     from modpipe.text.encoder import shared_encoder

@@ -131,6 +131,7 @@ def test_heads_swapped_into_a_scorer_built_without_them_are_used(pipeline) -> No
     head = shipped.heads.predict(emb)[0, shipped.heads.labels.index("violence_gore")]
     assert evs[0]["head"] == pytest.approx(float(head), abs=1e-4) and vals[0] >= head > 0.75
 
+
 FACES = textwrap.dedent("""
     version: 1
     name: reference-images

@@ -268,7 +268,7 @@ class TextEmbeddingScorer(Scorer):
                 scale = np.repeat(scale, counts)
         results = self.score_embeddings(emb, scale)
         if len(emb) > len(samples):
-            results = {label: _worst_window(vals, evs, counts, label not in self.params.first_window_only)
+            results = {label: _worst_window(vals, evs, counts, self.chunks_count(label))
                        for label, (vals, evs) in results.items()}
         scores: list[Score] = []
         for label, (vals, evs) in results.items():
@@ -277,6 +277,10 @@ class TextEmbeddingScorer(Scorer):
                     Score(self.name, label, v, s.index, s.modality, s.start, s.end, ev)
                 )
         return scores
+
+    def chunks_count(self, label: str) -> bool:
+        """Whether a long text's later chunks count for `label` (not for `first_window_only`)."""
+        return label not in self.params.first_window_only
 
 
 CHUNK_POWER = 2.0  # a chunk of a long text scores score**2 (review at 0.5 needs 0.71, block at 0.75 needs 0.87)

@@ -63,7 +63,7 @@ class TextPath:
             try:
                 for label, (vals, _) in sc.score_embeddings(variant_emb).items():
                     raw[(sc.name, label)] = vals if chunk is None else np.where(
-                        chunk, chunk_score(vals, label not in sc.params.first_window_only), vals)
+                        chunk, chunk_score(vals, sc.chunks_count(label)), vals)
             finally:
                 sc.heads = saved
         samples = [Sample(index=i, modality=Modality.PROMPT, text=t) for i, t in enumerate(variant_texts)]
