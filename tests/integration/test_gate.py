@@ -148,6 +148,76 @@ FACES = textwrap.dedent("""
 """)
 
 
+FOLDED = textwrap.dedent("""
+    version: 1
+    name: folded-arithmetic
+    scorers:
+      text:
+        type: text_embedding
+        params:
+          heads: null
+          labels:
+            both: {positive: [kill them all, blow up the station], negative: [kill the lights]}
+            positive_only: {positive: [a naked body]}
+            head_only: {}
+            no_head: {positive: [a cat], negative: [a dog]}
+    categories:
+      c:
+        signals: [{scorer: text, label: both}, {scorer: text, label: positive_only},
+                  {scorer: text, label: head_only}, {scorer: text, label: no_head}]
+        review_at: 0.5
+        block_at: 0.8
+""")
+
+
+@pytest.mark.parametrize("with_mlp", [True, False])
+def test_the_scorers_folded_arithmetic_equals_heads_and_exemplars_written_out(pipeline, with_mlp) -> None:
+    """The scorer folds calibration, the head average and GELU's constants into its weights
+    (`_Folded`) to run few numpy calls per prompt; here the score is computed the plain way:
+    max(head probability × scale, exemplar sigmoid), times the negative-exemplar mute."""
+    import numpy as np
+
+    from modpipe.scorers.text_embedding import Heads
+    from modpipe.text.mlp_head import MLPArrays
+
+    sc = Pipeline(parse_policy(FOLDED), resources=pipeline.resources).scorers["text"]
+    rng = np.random.default_rng(0)
+    labels, dim, hidden = ["head_only", "both", "positive_only", "elsewhere"], sc.encoder.dim, 16
+    mlp = MLPArrays(*(rng.normal(0, .3, shape).astype(np.float32) for shape in
+                      ((dim, hidden), (hidden,), (hidden, len(labels)), (len(labels),)))) if with_mlp else None
+    heads = Heads(labels, rng.normal(0, .5, (4, dim)), rng.normal(0, 1, 4), rng.uniform(.5, 2, 4),
+                  rng.normal(0, 1, 4), mlp=mlp)
+    sc.heads = heads
+    texts = ["kill the lights", "kill them all", "a naked body", "a dog", "a cat on a mat", "sunset"]
+    emb = np.concatenate([sc.encoder.encode(texts), rng.normal(size=(40, dim)).astype(np.float32)])
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    scale = rng.uniform(0, 1, len(emb)).astype(np.float32)
+    got = sc.score_embeddings(emb, scale)
+
+    p, probs = sc.params, heads.predict(emb)
+    muted_somewhere = False
+    for label in sc.labels:
+        ex = p.labels[label]
+        pos = sc.encoder.encode(ex.positive) @ emb.T if ex.positive else None
+        neg = sc.encoder.encode(ex.negative) @ emb.T if ex.negative else None
+        head = probs[:, labels.index(label)] * scale if label in labels else np.zeros(len(emb))
+        ex_score = 1 / (1 + np.exp(-p.exemplar_scale * (pos.max(0) - p.exemplar_center))) if pos is not None else 0
+        mute = np.ones(len(emb))
+        if neg is not None:
+            gap = neg.max(0) - np.maximum(pos.max(0) if pos is not None else 0, 0) - p.negative_margin
+            mute = np.where(neg.max(0) > p.exemplar_center - 0.1, np.clip(1 - 10 * gap, 0, 1), 1)
+        vals, evs = got[label]
+        np.testing.assert_allclose(vals, np.maximum(head, ex_score) * mute, atol=2e-5)
+        for i, ev in enumerate(evs):
+            assert ("head" in ev) == (label in labels)
+            if pos is not None:
+                assert ev["exemplar"] == ex.positive[int(pos[:, i].argmax())]
+            if mute[i] < 1:
+                muted_somewhere = True
+                assert ev["negative_exemplar"] == ex.negative[int(neg[:, i].argmax())]
+    assert muted_somewhere  # "kill the lights" mutes `both`
+
+
 def test_reference_images_go_through_the_detector(pipeline, shared_data) -> None:
     # NudeNet's real FACE_FEMALE detection on a real photo stands in for a nudity label here
     pipe = Pipeline(parse_policy(FACES), resources=pipeline.resources)

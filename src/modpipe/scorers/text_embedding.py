@@ -90,9 +90,6 @@ class Heads:
         if mlp is not None and mlp.W2.shape[1] != len(self.labels):
             raise ModelUnavailableError(f"heads {model_id}: MLP has {mlp.W2.shape[1]} outputs for "
                                         f"{len(self.labels)} labels")
-        if mlp is not None:  # the logistic weights beside the MLP's first layer: one matmul for both
-            self._first = np.ascontiguousarray(np.concatenate([self.W.T, mlp.W1], axis=1))
-            self._first_b = np.concatenate([self.b, mlp.b1])
 
     @classmethod
     def load(cls, path: Path) -> Heads:
@@ -104,18 +101,11 @@ class Heads:
                    arrays.get("calib_c"), f"{path.stem}@{meta.get('checksum', 'unknown')[:19]}",
                    MLPArrays.from_dict(arrays), meta.get("encoder"))
 
-    @property
-    def first_layer(self) -> np.ndarray:
-        """D × K: the matrix `predict` multiplies the embedding by (callers may fuse it with theirs)."""
-        return self._first if self.mlp is not None else self.W.T
-
-    def predict(self, emb: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
-        """Calibrated probabilities (N × L); `z` = `emb @ first_layer` when the caller has it."""
-        z = (emb @ self.first_layer if z is None else z) + (self._first_b if self.mlp is not None else self.b)
-        if self.mlp is None:
-            return _sigmoid(self.a * z + self.c)
-        n_out = len(self.labels)
-        logits = (z[:, :n_out] + self.mlp.logits_from_hidden(z[:, n_out:])) / 2
+    def predict(self, emb: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities (N × L). (The scorer runs the same arithmetic folded: `_Folded`.)"""
+        logits = emb @ self.W.T + self.b
+        if self.mlp is not None:
+            logits = (logits + self.mlp.logits(emb)) / 2
         return _sigmoid(self.a * logits + self.c)
 
 
@@ -135,26 +125,74 @@ class _ExemplarBank:
         self.n_groups = len(groups)
         self.filled = np.flatnonzero(sizes > 0)            # groups that have phrases
         self.starts = np.cumsum([0, *sizes])[:-1][self.filled]  # their first row
-        self.sizes = sizes[self.filled]
-        # column index, negated: the max of -index over a group's tied columns is its first one
-        self._neg_col = -np.arange(len(self.texts), dtype=np.float32)
+        self.bounds = [(int(a), int(a + n)) if n else None for a, n in zip(np.cumsum([0, *sizes]), sizes)]
 
-    def best(self, emb: np.ndarray, sims: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(highest cosine, index into `texts`) per embedding and group; (-1, -1) for no phrases.
-        One matmul (`sims` = `emb @ matrix_t` when the caller has it) and two segment
-        reductions for all groups (no per-group Python loop)."""
-        n = emb.shape[0]
-        best = np.full((n, self.n_groups), -1.0, dtype=np.float32)
-        arg = np.full((n, self.n_groups), -1, dtype=np.int64)
-        if not self.texts:
-            return best, arg
-        sims = emb @ self.matrix_t if sims is None else sims
-        top = np.maximum.reduceat(sims, self.starts, axis=1)
-        hit = sims >= np.repeat(top, self.sizes, axis=1)
-        first = np.maximum.reduceat(np.where(hit, self._neg_col, -np.inf), self.starts, axis=1)
-        best[:, self.filled] = top
-        arg[:, self.filled] = -first
-        return best, arg
+    def best(self, sims: np.ndarray) -> np.ndarray:
+        """Highest cosine per row of `sims` (= emb @ matrix_t) and group; -inf for no phrases."""
+        if len(self.filled) == self.n_groups:
+            return np.maximum.reduceat(sims, self.starts, axis=1)
+        best = np.empty((sims.shape[0], self.n_groups), dtype=np.float32)
+        best.fill(-np.inf)
+        if self.texts:
+            best[:, self.filled] = np.maximum.reduceat(sims, self.starts, axis=1)
+        return best
+
+    def phrase(self, sims_row: list[float], group: int, cos: float) -> str:
+        """The group's first phrase with cosine `cos` in one row of sims (as a Python list)."""
+        lo, hi = self.bounds[group]
+        return self.texts[sims_row.index(cos, lo, hi)]
+
+
+_GELU_K = np.float32(np.sqrt(2.0 / np.pi))
+_GELU_K3 = np.float32(np.sqrt(2.0 / np.pi) * 0.044715)
+
+
+class _Folded:
+    """The heads' arithmetic folded for the scorer's label order, so a call runs few numpy
+    operations (each costs microseconds on a cache the encoder's forward has just flushed).
+
+    `Heads.predict` is p = sigmoid(a·logit + c), logit = lin, or (lin + mlp) / 2 with the MLP.
+    With sigmoid(x) = ½ + ½·tanh(x/2) and GELU(h) = ½·h·(1 + tanh(h·(k + k·0.044715·h²))), the
+    constant factors go into the weights: `first` gives [u | h] with u = ½(a·lin' + c) where lin'
+    is the logistic part (and the MLP's bias), `second` adds the MLP's share. A label without a
+    head gets u = -inf, so p = 0."""
+
+    def __init__(self, heads: Heads, labels: list[str]) -> None:
+        cols = [heads.labels.index(lb) if lb in heads.labels else -1 for lb in labels]
+        keep = np.array([c >= 0 for c in cols], dtype=np.float32)
+        take = np.array([max(c, 0) for c in cols], dtype=np.int64)
+        a, b, c = heads.a[take], heads.b[take], heads.c[take]
+        share = 0.5 if heads.mlp is None else 0.25  # ½ from the tanh form, ½ from the average
+        first = heads.W.T[:, take] * (a * share * keep)
+        bias = b * a * share + c * 0.5 + (heads.mlp.b2[take] * a * share if heads.mlp is not None else 0)
+        bias = np.where(keep > 0, bias, -np.inf)
+        self.n_labels, self.mlp = len(labels), heads.mlp is not None
+        if heads.mlp is not None:  # the MLP's first layer beside the logistic one; GELU's ½ goes in W2
+            self.second = np.ascontiguousarray(heads.mlp.W2[:, take] * (a * share * 0.5 * keep))
+            first, bias = np.concatenate([first, heads.mlp.W1], axis=1), np.concatenate([bias, heads.mlp.b1])
+        self.first = np.ascontiguousarray(first, dtype=np.float32)
+        self.bias = bias.astype(np.float32)
+        self.has_head = (keep > 0).tolist()
+
+    def probabilities(self, z: np.ndarray) -> np.ndarray:
+        """Calibrated head probabilities (N × labels) from `z` = emb @ first (updated in place)."""
+        z += self.bias
+        u = z[:, : self.n_labels]
+        if self.mlp:
+            h = z[:, self.n_labels:]
+            t = h * h
+            t *= _GELU_K3
+            t += _GELU_K
+            t *= h
+            np.tanh(t, out=t)
+            t += 1.0
+            t *= h
+            u = u + t @ self.second
+        np.tanh(u, out=u)
+        u += 1.0
+        u *= 0.5
+        return u
+
 
 
 class TextEmbeddingScorer(Scorer):
@@ -195,17 +233,14 @@ class TextEmbeddingScorer(Scorer):
 
     @heads.setter
     def heads(self, heads: Heads | None) -> None:
-        """Set or swap the heads (the evaluation swaps in heads trained per fold); the label
-        columns and the fused matrix follow."""
+        """Set or swap the heads (the evaluation swaps in heads trained per fold); the folded
+        arithmetic and the fused matrix follow."""
         self._heads = heads
-        self._head_cols = [heads.labels.index(lb) if heads and lb in heads.labels else -1
-                           for lb in self.labels]
-        self._head_take = np.array([max(c, 0) for c in self._head_cols], dtype=np.int64)
-        self._head_mask = np.array([c >= 0 for c in self._head_cols], dtype=np.float32)
+        self._folded = _Folded(heads, self.labels) if heads else None
         # the heads' first layer and the exemplar bank side by side: one matmul per call
-        self._split = heads.first_layer.shape[1] if heads else 0
+        self._split = self._folded.first.shape[1] if heads else 0
         self._fused = np.ascontiguousarray(np.concatenate(
-            [heads.first_layer, self._bank.matrix_t], axis=1) if heads else self._bank.matrix_t)
+            [self._folded.first, self._bank.matrix_t], axis=1) if heads else self._bank.matrix_t)
 
     @property
     def model_id(self) -> str:
@@ -215,40 +250,57 @@ class TextEmbeddingScorer(Scorer):
                          ) -> dict[str, tuple[np.ndarray, list[dict]]]:
         """label → (scores[N], evidence[N]) for N embeddings. Exposed for tuning and benchmarks.
         `head_scale` (N,) multiplies the head probabilities (see `head_full_words`)."""
-        p = self.params
-        n, n_labels = emb.shape[0], len(self.labels)
+        p, n_labels = self.params, len(self.labels)
         z = emb @ self._fused
-        if self.heads is not None:
-            head = self.heads.predict(emb, z[:, :self._split])[:, self._head_take] * self._head_mask
+        sims = z[:, self._split:]
+        best = self._bank.best(sims)  # (n, 2L): each label's positives, then its negatives
+        pos, neg = best[:, :n_labels], best[:, n_labels:]
+        ex = pos * (0.5 * p.exemplar_scale)  # the sigmoid, in tanh form; -inf → 0
+        ex -= 0.5 * p.exemplar_scale * p.exemplar_center
+        np.tanh(ex, out=ex)
+        ex += 1.0
+        ex *= 0.5
+        if self._folded is not None:
+            head = self._folded.probabilities(z[:, :self._split])
             if head_scale is not None:
                 head *= head_scale[:, None]
+            score = np.maximum(head, ex)
         else:
-            head = np.zeros((n, n_labels), dtype=np.float32)
-        best, arg = self._bank.best(emb, z[:, self._split:])  # (n, 2L): -1 where a group has no phrases
-        best_pos, best_neg = best[:, :n_labels], best[:, n_labels:]
-        ex_score = np.where(best_pos > -1, _sigmoid(p.exemplar_scale * (best_pos - p.exemplar_center)), 0.0)
-        # a negative exemplar clearly closer than every positive mutes the label
-        gap = best_neg - np.maximum(best_pos, 0.0) - p.negative_margin
-        mute = np.where(best_neg > p.exemplar_center - 0.1,
-                        np.minimum(1.0, np.maximum(0.0, 1.0 - gap * 10.0)), 1.0)
-        score = (np.maximum(head, ex_score) * mute).astype(np.float32)  # both factors are in [0, 1]
-        # evidence from plain Python lists (numpy scalars cost more per element than the math)
-        texts = self._bank.texts
-        args, cos, h_r, muted = arg.tolist(), _rounded(best), _rounded(head), (mute < 1.0).tolist()
+            head, score = None, ex
+        # a negative exemplar clearly closer than every positive mutes the label:
+        # mute = clip(1 - 10·(neg - max(pos, 0) - margin), 0, 1) where neg > center - 0.1
+        mute = np.maximum(pos, 0.0)
+        mute -= neg
+        mute *= 10.0
+        mute += 1.0 + 10.0 * p.negative_margin
+        np.minimum(mute, 1.0, out=mute)  # (np.clip's Python wrapper costs more here)
+        np.maximum(mute, 0.0, out=mute)
+        mute[neg <= p.exemplar_center - 0.1] = 1.0
+        score *= mute
+        return self._evidence(score, best, head, mute, sims)
+
+    def _evidence(self, score: np.ndarray, best: np.ndarray, head: np.ndarray | None,
+                  mute: np.ndarray, sims: np.ndarray) -> dict[str, tuple[np.ndarray, list[dict]]]:
+        """Per label and row: the closest positive exemplar and its cosine, the head's
+        probability, the negative exemplar that muted it. Built from plain Python lists (numpy
+        scalars cost more per element than the arithmetic)."""
+        bank, n_labels = self._bank, len(self.labels)
+        best_l, cos_l, sims_l, muted = best.tolist(), _rounded(best), sims.tolist(), (mute < 1.0).tolist()
+        head_l = _rounded(head) if head is not None else None
+        has_head = self._folded.has_head if self._folded is not None else [False] * n_labels
         out: dict[str, tuple[np.ndarray, list[dict]]] = {}
         for j, label in enumerate(self.labels):
-            has_head = self._head_cols[j] >= 0
             evs: list[dict] = []
-            for i in range(n):
+            for i, row in enumerate(best_l):
                 ev: dict = {}
-                if args[i][j] >= 0:
-                    ev["exemplar"] = texts[args[i][j]]
-                    ev["exemplar_cos"] = cos[i][j]
-                if has_head:
-                    ev["head"] = h_r[i][j]
+                if bank.bounds[j] is not None:
+                    ev["exemplar"] = bank.phrase(sims_l[i], j, row[j])
+                    ev["exemplar_cos"] = cos_l[i][j]
+                if has_head[j]:
+                    ev["head"] = head_l[i][j]
                 if muted[i][j]:
-                    ev["negative_exemplar"] = texts[args[i][n_labels + j]]
-                    ev["negative_cos"] = cos[i][n_labels + j]
+                    ev["negative_exemplar"] = bank.phrase(sims_l[i], n_labels + j, row[n_labels + j])
+                    ev["negative_cos"] = cos_l[i][n_labels + j]
                 evs.append(ev)
             out[label] = (score[:, j], evs)
         return out
@@ -258,9 +310,9 @@ class TextEmbeddingScorer(Scorer):
             return []
         windows = self.encoder.encode_windows([s.text or "" for s in samples])
         counts = [len(w) for w in windows]
-        emb = np.concatenate(windows)
+        emb = windows[0] if len(windows) == 1 else np.concatenate(windows)
         scale = None
-        if self.params.head_full_words:
+        if self.params.head_full_words and any(s.modality != Modality.PROMPT for s in samples):
             full = self.params.head_full_words
             scale = np.array([1.0 if s.modality == Modality.PROMPT else min(1.0, len((s.text or "").split()) / full)
                               for s in samples], dtype=np.float32)
