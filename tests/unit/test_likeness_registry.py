@@ -131,6 +131,27 @@ def test_several_processes_write_at_once_without_losing_a_row(tmp_path):
     assert len(reg.audit()) == 240 and reg.version() == 240
 
 
+def test_recent_version_is_fresh_after_own_writes_and_at_most_a_second_old(tmp_path, monkeypatch):
+    """Scorers check the version on every request without a query each time: a write through
+    the same connection shows at once, another connection's once `max_age_s` has passed."""
+    path = tmp_path / "likeness.sqlite3"
+    reader, other = Registry(path), Registry(path)
+    queries = []
+    real = reader.version
+    monkeypatch.setattr(reader, "version", lambda: queries.append(1) or real())
+    assert reader.recent_version() == 0
+    for _ in range(50):
+        reader.recent_version()
+    assert len(queries) == 1
+    reader.import_names([{"id": "p1", "name": "Person One"}])
+    assert reader.recent_version() == 1 and len(queries) == 2  # own write: read again at once
+    other.import_names([{"id": "p2", "name": "Person Two"}])
+    assert reader.recent_version() == 1  # within max_age_s: the last value
+    assert reader.recent_version(max_age_s=0) == 2
+    reader.close()
+    other.close()
+
+
 def test_apply_consent_zeroes_only_consented_matches_and_says_why(reg):
     from modpipe.likeness.consent import apply_consent
     from modpipe.types import Modality, Score

@@ -7,7 +7,7 @@ name, kind, distance, box, faces. A sample without faces (or an empty gallery) s
 
 Pure like every scorer: no user, no consent (`modpipe.likeness.consent` applies that later).
 The gallery is re-read when the registry's version counter moves, so an `enroll` in another
-process is seen by a long-running server on its next request.
+process is seen by a long-running server within a second (`Registry.recent_version`).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class FaceLikenessScorer(Scorer):
         return self.engine.model_id
 
     def gallery(self):  # noqa: ANN201
-        if self.registry.version() != self._gallery.version:
+        if self.registry.recent_version() != self._gallery.version:
             self._gallery = self.registry.gallery()
         return self._gallery
 

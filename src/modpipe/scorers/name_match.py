@@ -5,7 +5,8 @@ the variant that matched, the matched (folded) text and its character span. Valu
 exact match after folding, 0.9 / 0.8 for one / two edits (near-misspellings). A sample that
 names nobody scores 0. Matching rules live in `modpipe.likeness.names`.
 
-Pure: no user, no consent. The index is rebuilt when the registry's version counter moves.
+Pure: no user, no consent. The index is rebuilt when the registry's version counter moves
+(checked per request through `Registry.recent_version`: another process's import shows within a second).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class NameMatchScorer(Scorer):
         return f"name_match:registry-v{self._version}:{self._matcher.n_keys}-keys"
 
     def matcher(self):  # noqa: ANN201
-        v = self.registry.version()
+        v = self.registry.recent_version()
         if v != self._version:
             from modpipe.likeness.names import NameMatcher
 
