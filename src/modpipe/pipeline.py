@@ -22,12 +22,16 @@ from typing import Any
 
 from modpipe import __version__
 from modpipe.decide import decide
-from modpipe.errors import InputError, ModelUnavailableError, ModpipeError, TextInputError
+from modpipe.errors import (
+    InputError, InputTooLargeError, ModelUnavailableError, ModpipeError, TextInputError,
+)
+from modpipe.ingest.images import load_image
 from modpipe.policy import LoadedPolicy, load_policy
 from modpipe.resources import Resources, configure_threads
 from modpipe.scorers import get_scorer_class
 from modpipe.scorers.base import Scorer
 from modpipe.settings import Settings, get_settings
+from modpipe.text import normalize
 from modpipe.types import (
     Decision, ErrorInfo, Modality, Provenance, Sample, ScanInput, ScanTrace, Score, ScorerStatus,
 )
@@ -195,10 +199,6 @@ class Pipeline:
 
     def gate_samples(self, prompt: str, images: Iterable[Any] = ()) -> list[Sample]:
         """Validate and normalise a prompt (+ load reference images) into samples to score."""
-        from modpipe.errors import InputTooLargeError
-        from modpipe.ingest.images import load_image
-        from modpipe.text.normalize import normalize_prompt
-
         if not isinstance(prompt, str):
             raise TextInputError(f"prompt must be a string, got {type(prompt).__name__}")
         if len(prompt) > self.settings.max_prompt_chars:
@@ -206,7 +206,7 @@ class Pipeline:
                 f"prompt has {len(prompt)} characters; the limit is {self.settings.max_prompt_chars}"
             )
         samples = [Sample(index=i, modality=Modality.PROMPT, text=v, meta={"variant": i})
-                   for i, v in enumerate(normalize_prompt(prompt))]
+                   for i, v in enumerate(normalize.normalize_prompt(prompt))]
         for img in images:
             samples.append(Sample(index=len(samples), modality=Modality.IMAGE, image=load_image(img)))
         return samples

@@ -35,6 +35,7 @@ MAX_WINDOW = 6  # text tokens joined into one candidate key
 PREFIX = 7  # SymSpell prefix: deletions are indexed on the first 7 letters, verified in full
 
 
+@lru_cache(maxsize=1 << 16)  # the same words come back prompt after prompt
 def squeeze(s: str) -> str:
     return _SQUEEZE.sub(r"\1", s)
 
