@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import codecs
 import re
+import string
 import unicodedata
 from functools import lru_cache
 from urllib.parse import unquote
@@ -36,7 +36,8 @@ _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "
          "@": "a", "$": "s", "!": "i", "|": "l", "+": "t", "€": "e", "£": "l"}
 _LEET_CHARS = re.escape("".join(_LEET))
 _LEET_TAIL = "03$"
-_WORD = re.compile(rf"[a-z0-9{_LEET_CHARS}]+")
+# a word holding a leetspeak character (only those can change: `_deleet_word`), matched whole
+_LEETY_WORD = re.compile(rf"(?<![a-z0-9{_LEET_CHARS}])[a-z0-9{_LEET_CHARS}]*[{_LEET_CHARS}][a-z0-9{_LEET_CHARS}]*")
 # three or more single characters separated by the same kind of light separator: "k i l l", "s.e.x"
 _SEPARATORS = " .-_*·•,/~"
 _SPACED = re.compile(
@@ -175,7 +176,7 @@ def _fold(text: str) -> str:
     text = text.lower()
     text = _OTHER_REPEAT.sub(r"\1", text)
     text = _SPACED.sub(_rejoin, text)
-    text = _WORD.sub(lambda m: _deleet_word(m.group(0)), text)
+    text = _LEETY_WORD.sub(lambda m: _deleet_word(m.group(0)), text)
     if _REPEAT.search(text):
         text = _SQUEEZE_WORD.sub(_squeeze_word, text)
     return _SPACES.sub(" ", text).strip()
@@ -223,28 +224,35 @@ def _hex(segment: str) -> str | None:
         return None
 
 
+_ROT13 = str.maketrans(string.ascii_lowercase + string.ascii_uppercase,
+                       string.ascii_lowercase[13:] + string.ascii_lowercase[:13]
+                       + string.ascii_uppercase[13:] + string.ascii_uppercase[:13])
+_LETTERS = re.compile(r"[A-Za-z]+")
+_LETTERS2 = re.compile(r"[A-Za-z]{2,}")
+
+
 def _rot13_words(text: str) -> str | None:
     """Rewrite the words that are gibberish but real words under rot13 ("xvyy" -> "kill")."""
     vocab = _vocab()
     if not vocab:
         return None
-    words = re.findall(r"[A-Za-z]{2,}", text)
+    words = _LETTERS2.findall(text)
     unknown = [w for w in words if w.lower() not in vocab]
-    flipped = {w for w in unknown if codecs.encode(w, "rot13").lower() in vocab}
+    flipped = {w for w in unknown if w.translate(_ROT13).lower() in vocab}
     if len(flipped) < 2 or len(flipped) < 0.5 * len(unknown):
         return None
     # once rot13 is evident, every word from the first to the last gibberish one flips when its
     # rot13 is a word ("gb" -> "to"), and single letters too ("n" -> "a"), except "a" and "I"
-    spans = [m for m in re.finditer(r"[A-Za-z]+", text)]
+    spans = list(_LETTERS.finditer(text))
     hits = [i for i, m in enumerate(spans) if m.group(0) in flipped]
     out, last = [], 0
     for i, m in enumerate(spans):
         w = m.group(0)
         inside = hits[0] <= i <= hits[-1]
-        flip = w in flipped or (inside and (codecs.encode(w, "rot13").lower() in vocab
+        flip = w in flipped or (inside and (w.translate(_ROT13).lower() in vocab
                                             or (len(w) == 1 and w not in "aAI")))
         out.append(text[last:m.start()])
-        out.append(codecs.encode(w, "rot13") if flip else w)
+        out.append(w.translate(_ROT13) if flip else w)
         last = m.end()
     out.append(text[last:])
     return "".join(out)
