@@ -113,6 +113,8 @@ class NameMatcher:
         # letters can only line up exactly (`_fuzzy_ok`): one that is no name's word rules the
         # window (and every longer one from the same start) out of the fuzzy search
         self.name_words = frozenset(t for vs in self.exact.values() for v in vs for t in v.tokens)
+        # once a window can only match exactly, it must stay a prefix of some key to grow into one
+        self.prefixes = frozenset(k[:n] for k in self.exact for n in range(1, len(k) + 1))
 
     @staticmethod
     def _variant_tokens(v: str) -> list[list[str]]:
@@ -190,6 +192,8 @@ class NameMatcher:
                 if len(cand) > self.max_len:
                     break
                 fuzzy = fuzzy and (len(t) > 3 or t in self.name_words)
+                if not fuzzy and j > i and cand not in self.prefixes:
+                    break
                 hit = self._lookup(cand, fuzzy or j == i)
                 if hit is None:
                     continue
