@@ -6,7 +6,7 @@ The gate runs with the README's set-up: the public figures in `shared/data/names
 temporary likeness registry, so the name matcher does its real work (`--names ''`: use the
 registry under MODPIPE_HOME as it is).
 
-Per prompt: p50/p99 latency of `Pipeline.gate(prompt)` vs `encoder.encode([prompt])` (interleaved,
+Per prompt: p50/p99 latency of `Pipeline.gate(prompt)` vs `encoder.forward([prompt])` (interleaved,
 so machine noise hits both alike). Batch: prompts/s of `Pipeline.gate_many` in chunks vs
 `encoder.forward(chunk)` on the same chunks (best of three, alternating). Prints absolute numbers and the ratios (targets: gate
 p50 ≤ 10 ms on a 2-core CPU and ≤ 1.3× the bare forward pass).

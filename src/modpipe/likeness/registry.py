@@ -7,7 +7,8 @@
     audit     append-only log of every enroll / import / grant / revoke (triggers refuse
               UPDATE and DELETE)
     meta      a version counter, bumped by every write, so long-running readers (the face and
-              name scorers in a server) reload their gallery cheaply when another process enrolls
+              name scorers in a server) reload their gallery when another process enrolls
+              (`recent_version`: within a second)
 
 Safe with several processes: WAL journal, a busy timeout, and every write is one
 `BEGIN IMMEDIATE … COMMIT` transaction, so a crash mid-write loses the half-done write and
