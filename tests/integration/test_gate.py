@@ -201,7 +201,8 @@ def test_the_scorers_folded_arithmetic_equals_heads_and_exemplars_written_out(pi
         pos = sc.encoder.encode(ex.positive) @ emb.T if ex.positive else None
         neg = sc.encoder.encode(ex.negative) @ emb.T if ex.negative else None
         head = probs[:, labels.index(label)] * scale if label in labels else np.zeros(len(emb))
-        ex_score = 1 / (1 + np.exp(-p.exemplar_scale * (pos.max(0) - p.exemplar_center))) if pos is not None else 0
+        ex_score = (1 / (1 + np.exp(-p.exemplar_scale * (pos.max(0) - p.exemplar_center)))
+                    if pos is not None else 0)
         mute = np.ones(len(emb))
         if neg is not None:
             gap = neg.max(0) - np.maximum(pos.max(0) if pos is not None else 0, 0) - p.negative_margin

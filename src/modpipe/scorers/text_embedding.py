@@ -25,7 +25,7 @@ from modpipe.assets import models_dir
 from modpipe.errors import ModelUnavailableError
 from modpipe.scorers.base import Scorer
 from modpipe.text.encoder import shared_encoder
-from modpipe.text.mlp_head import MLPArrays
+from modpipe.text.mlp_head import GELU_C, MLPArrays
 from modpipe.types import TEXT_MODALITIES, Modality, Sample, Score
 
 
@@ -143,8 +143,7 @@ class _ExemplarBank:
         return self.texts[sims_row.index(cos, lo, hi)]
 
 
-_GELU_K = np.float32(np.sqrt(2.0 / np.pi))
-_GELU_K3 = np.float32(np.sqrt(2.0 / np.pi) * 0.044715)
+_GELU_K3 = np.float32(GELU_C * 0.044715)
 
 
 class _Folded:
@@ -182,7 +181,7 @@ class _Folded:
             h = z[:, self.n_labels:]
             t = h * h
             t *= _GELU_K3
-            t += _GELU_K
+            t += GELU_C
             t *= h
             np.tanh(t, out=t)
             t += 1.0

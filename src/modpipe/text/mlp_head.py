@@ -24,7 +24,7 @@ BATCH = 256
 LEARNING_RATE = 2e-3
 WEIGHT_DECAY = 1e-4
 DROPOUT = 0.1
-_GELU_C = np.float32(np.sqrt(2.0 / np.pi))
+GELU_C = np.float32(np.sqrt(2.0 / np.pi))  # GELU's tanh form (also folded by the text scorer)
 
 
 @dataclass
@@ -40,7 +40,7 @@ class MLPArrays:
 
     def logits_from_hidden(self, h: np.ndarray) -> np.ndarray:
         """The rest of `logits` from the first layer's pre-activations `emb @ W1 + b1`."""
-        h = 0.5 * h * (1.0 + np.tanh(_GELU_C * (h + np.float32(0.044715) * h * h * h)))
+        h = 0.5 * h * (1.0 + np.tanh(GELU_C * (h + np.float32(0.044715) * h * h * h)))
         return h @ self.W2 + self.b2
 
     def as_dict(self) -> dict[str, np.ndarray]:

@@ -37,7 +37,8 @@ _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "
 _LEET_CHARS = re.escape("".join(_LEET))
 _LEET_TAIL = "03$"
 # a word holding a leetspeak character (only those can change: `_deleet_word`), matched whole
-_LEETY_WORD = re.compile(rf"(?<![a-z0-9{_LEET_CHARS}])[a-z0-9{_LEET_CHARS}]*[{_LEET_CHARS}][a-z0-9{_LEET_CHARS}]*")
+_LEETY_WORD = re.compile(
+    rf"(?<![a-z0-9{_LEET_CHARS}])[a-z0-9{_LEET_CHARS}]*[{_LEET_CHARS}][a-z0-9{_LEET_CHARS}]*")
 # three or more single characters separated by the same kind of light separator: "k i l l", "s.e.x"
 _SEPARATORS = " .-_*·•,/~"
 _SPACED = re.compile(
