@@ -10,10 +10,11 @@ prevention, idioms, banter), which the dev data has few of and held-out judging 
 Lines marked `"batch": 4` (116 prompts) and `"batch": 5` (67) are a quarter of later authored
 batches, held out by theme (the rest is training data; `models/training/README.md`).
 
-`benchmarks/data/chat_probe.jsonl` (`--probe`) holds 496 chat-style texts (messages, posts,
-chat-bot requests): 112 from the second authored batch, 205 (`"batch": 3`) from the third and
-179 (`"batch": 5`) from the fifth, each a quarter of its batch held out by theme, for the
-chat-style side of the gate.
+`benchmarks/data/chat_probe.jsonl` (`--probe`) holds 642 chat-style texts (messages, posts,
+chat-bot requests): 112 from the second authored batch, 205 (`"batch": 3`) from the third,
+179 (`"batch": 5`) from the fifth and 146 (`"batch": 6`: things said or shown in a video, and
+support-or-harm messages) from the sixth, each a quarter of its batch held out by theme, for
+the chat-style side of the gate and the text a video scan reads.
 
 Prints, per category the prompt resembles: recall on the unsafe ones (flagged = review or block)
 and the false-positive rate on the safe ones, at the policy's thresholds; then the binary AUPRC of
