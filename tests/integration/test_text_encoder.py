@@ -122,15 +122,33 @@ def _tuned_copy(tmp_path, base_sha256: str, scale: float = 1.0):
     return out
 
 
+def _policy_exemplars() -> list[str]:
+    """Every exemplar phrase of the default policy's text scorers (prompts and speech/OCR)."""
+    import yaml
+
+    from modpipe.assets import default_policy_path
+
+    scorers = yaml.safe_load(default_policy_path().read_text())["scorers"]
+    return [phrase for sc in scorers.values() if sc["type"] == "text_embedding"
+            for ex in sc["params"]["labels"].values()
+            for phrase in ex.get("positive", []) + ex.get("negative", [])]
+
+
 def test_tuned_layers_stay_close_to_the_base_embedding_so_exemplars_keep_their_meaning(both):
+    """The policy's exemplars and their cosine thresholds were written against the base
+    embedding: the tuned layers may move each phrase only a little. Measured over the 150 phrases:
+    mean 0.979, lowest 0.923 ("which battle of the Second World War had the most casualties?")
+    with the top 4 layers tuned at distillation 0.3; 0.994 / 0.981 with the earlier top 2 at 1.0.
+    The exemplar tests (test_gate, test_scan) check that the phrases still steer decisions."""
     onnx, _, _ = both
     base = TextEncoder(backend="torch", tuned=None)
     if onnx.tuned is None:
         pytest.skip("no tuned layers shipped")
     assert onnx.model_id != base.model_id and "+minilm_tuned" in onnx.model_id
-    a, b = onnx.forward(TEXTS), base.forward(TEXTS)
-    cos = (a * b).sum(1)
-    assert (cos > 0.95).all() and (cos < 0.99999).any(), cos  # moved, but not far
+    phrases = _policy_exemplars()
+    assert len(phrases) > 100
+    cos = (onnx.forward(phrases) * base.forward(phrases)).sum(1)
+    assert cos.mean() > 0.97 and cos.min() > 0.9 and cos.max() < 0.99999, (cos.mean(), cos.min())
 
 
 def test_tuned_layers_made_for_other_base_weights_are_refused(tmp_path):
