@@ -134,10 +134,11 @@ def _policy_exemplars() -> list[str]:
 
 def test_tuned_layers_stay_close_to_the_base_embedding_so_exemplars_keep_their_meaning(both):
     """The policy's exemplars and their cosine thresholds were written against the base
-    embedding: the tuned layers may move each phrase only a little. Measured over the 150 phrases:
-    mean 0.979, lowest 0.923 ("which battle of the Second World War had the most casualties?")
-    with the top 4 layers tuned at distillation 0.3; 0.994 / 0.981 with the earlier top 2 at 1.0.
-    The exemplar tests (test_gate, test_scan) check that the phrases still steer decisions."""
+    embedding: the tuned layers may move each phrase only so far. Measured over the 150 phrases:
+    mean 0.952, lowest 0.876 ("how were Black Americans treated under the Jim Crow laws?") with
+    all 6 layers tuned at distillation 0.1; 0.979 / 0.923 with the top 4 at 0.3, 0.994 / 0.981
+    with the top 2 at 1.0. The exemplar tests (test_gate, test_scan) check that the phrases still
+    steer decisions; the held-out runs in the README score prompts with the exemplars."""
     onnx, _, _ = both
     base = TextEncoder(backend="torch", tuned=None)
     if onnx.tuned is None:
@@ -146,7 +147,7 @@ def test_tuned_layers_stay_close_to_the_base_embedding_so_exemplars_keep_their_m
     phrases = _policy_exemplars()
     assert len(phrases) > 100
     cos = (onnx.forward(phrases) * base.forward(phrases)).sum(1)
-    assert cos.mean() > 0.97 and cos.min() > 0.9 and (cos < 0.99999).any(), (cos.mean(), cos.min())
+    assert cos.mean() > 0.94 and cos.min() > 0.85 and (cos < 0.99999).any(), (cos.mean(), cos.min())
 
 
 def test_tuned_layers_made_for_other_base_weights_are_refused(tmp_path):
