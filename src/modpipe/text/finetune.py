@@ -250,7 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     gap = float((base * tuned).sum(1).mean())
     out = args.out or models_dir() / f"{TUNED}.safetensors"
     command = (f"python -m modpipe.text.finetune --top {args.top} --epochs {args.epochs} "
-               f"--distill {args.distill} --lr {args.lr}" + (" --no-authored" if args.no_authored else ""))
+               f"--distill {args.distill} --lr {args.lr}" + (" --no-authored" if args.no_authored else "")
+               + (f" --device {args.device}" if args.device != "cpu" else ""))  # same up to float rounding
     sources = sorted({r.source for r in records})
     digest = save(top.state(), out, base_digest(), {
         "base": DEFAULT_ID, "top": args.top, "command": command,
