@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
@@ -45,7 +46,7 @@ class Aggregated:
     tracks: list[Track] = field(default_factory=list)
     deferred: tuple | None = None  # (category, thresholds, index): tracks not built yet (fast path)
 
-    @property
+    @cached_property  # built once, on first access (works on a frozen dataclass: it sets __dict__)
     def segments(self) -> list[Segment]:
         if self.deferred is not None:  # e.g. a category held for review because a scorer failed
             return aggregate(*self.deferred, fast=False).segments
@@ -103,7 +104,7 @@ def signal_scores(cat: Category, scores: list[Score] | dict[tuple[str, str], lis
         mods = sig.modality_set
         for s in index.get((sig.scorer, sig.label), ()):
             if mods is None or s.modality in mods:
-                out.append(s.with_value(min(1.0, s.value * sig.weight)) if sig.weight != 1.0 else s)
+                out.append(s.with_value(sig.weighted(s.value)) if sig.weight != 1.0 else s)
     return out
 
 
@@ -202,7 +203,7 @@ def untimed_max(cat: Category, index: dict[tuple[str, str], list[Score]]) -> flo
                 continue
             if s.modality in TIMED:
                 return None
-            v = min(1.0, s.value * sig.weight) if sig.weight != 1.0 else s.value
+            v = sig.weighted(s.value)
             if v > best:
                 best = v
     return best

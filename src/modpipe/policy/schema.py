@@ -57,6 +57,10 @@ class Signal(_Strict):
     def modality_set(self) -> frozenset[Modality] | None:  # built once: decisions ask per score
         return frozenset(self.modalities) if self.modalities else None
 
+    def weighted(self, value):  # noqa: ANN001, ANN201 - a float or a numpy array of scores
+        """The score as this signal counts it (weight ≤ 1, so it stays in [0, 1])."""
+        return value if self.weight == 1.0 else value * self.weight
+
 
 class Aggregate(_Strict):
     """How one category's scores combine over time (seconds, from timestamps) and modalities."""

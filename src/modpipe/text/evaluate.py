@@ -42,7 +42,7 @@ class TextPath:
         names = {s.name for s in self.text + self.lexicons}
         # the signals a prompt feeds (a signal limited to speech/OCR never sees one)
         self.categories = {
-            c: [(sig.scorer, sig.label, sig.weight) for sig in cat.signals if sig.scorer in names
+            c: [sig for sig in cat.signals if sig.scorer in names
                 and (not sig.modalities or Modality.PROMPT in sig.modalities)]
             for c, cat in policy.categories.items()
         }
@@ -73,9 +73,9 @@ class TextPath:
         out: dict[str, np.ndarray] = {}
         for cat, sigs in self.categories.items():
             per_variant = np.zeros(len(variant_texts), np.float32)
-            for scorer, label, weight in sigs:
-                if (scorer, label) in raw:
-                    per_variant = np.maximum(per_variant, np.minimum(1.0, raw[(scorer, label)] * weight))
+            for sig in sigs:
+                if (sig.scorer, sig.label) in raw:
+                    per_variant = np.maximum(per_variant, sig.weighted(raw[(sig.scorer, sig.label)]))
             per_record = np.zeros(n_records, np.float32)
             np.maximum.at(per_record, owner, per_variant)
             out[cat] = per_record
