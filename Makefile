@@ -77,6 +77,7 @@ probe-gate: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --misses
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --probe benchmarks/data/chat_probe.jsonl
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/minors_label.py
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/names_content.py --misses
 
 # unsafe requests behind long harmless lead-ins, and long harmless texts (benchmarks/gate_long.py)
 probe-long: install

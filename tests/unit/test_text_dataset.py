@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from modpipe.text.dataset import read_jsonl, targets
+from modpipe.text.dataset import name_swaps, read_jsonl, targets
 
 ALL = ["sexual", "violence", "self_harm", "hate"]
 
@@ -39,3 +39,41 @@ def test_a_multi_label_source_keeps_its_negatives(tmp_path) -> None:
     ]))
     in_scope, positive = targets(recs, "violence_gore")
     assert in_scope.all() and positive.tolist() == [True, False, False]
+
+
+def test_a_name_in_a_neutral_template_is_a_negative_for_every_content_category(tmp_path) -> None:
+    # like MACE: each prompt is a name in a neutral template, labelled only as a public figure.
+    # Were its scope left at public_figure, a real name would turn up almost only in unsafe
+    # prompts elsewhere, and the heads would learn the name as sex, gore or hate.
+    path = tmp_path / "mace_celebrity_prompts.jsonl"
+    path.write_text("".join(json.dumps({"id": f"m:{i}", "text": t, "labels": ["public_figure"],
+                                        "source": "mace_celebrity_prompts", "label_scope": ["public_figure"],
+                                        "kind": "t2i_prompt"}) + "\n"
+                            for i, t in enumerate(["A portrait of Ada Lovelace", "Ada Lovelace in an official photo"])))
+    recs = read_jsonl(path)
+    for category in ("sexual", "violence_gore", "hate", "self_harm", "terrorism", "harassment"):
+        in_scope, positive = targets(recs, category)
+        assert in_scope.all() and not positive.any(), category
+    assert targets(recs, "public_figure")[1].all()
+    # the same labels from any other source keep their narrow scope
+    other = read_jsonl(_write(tmp_path, "t2v_named", [("Ada Lovelace riddled with bullets", ["public_figure"])]))
+    assert not targets(other, "violence_gore")[0].any()
+
+
+def test_name_swaps_put_real_names_into_benign_prompts_about_anonymous_people(tmp_path) -> None:
+    recs = read_jsonl(_write(tmp_path, "vbench", [
+        ("A man cutting a tree bark", []),
+        ("a woman riding a horse on a beach", []),
+        ("a dog chasing a ball", []),                       # no person to name
+        ("A man stabbing a stranger", ["violence"]),        # unsafe prompts are never copied
+    ]))
+    swaps = name_swaps(recs, ["Ada Lovelace", "Alan Turing"])
+    assert [s.text.split(" ", 2)[2] for s in swaps] == ["cutting a tree bark", "riding a horse on a beach"]
+    assert all(s.text.startswith(("Ada Lovelace ", "Alan Turing ")) for s in swaps)
+    for category in ("sexual", "violence_gore", "hate"):
+        in_scope, positive = targets(swaps, category)
+        assert in_scope.all() and not positive.any()
+    assert targets(swaps, "public_figure")[1].all()
+    assert [s.text for s in name_swaps(recs, ["Ada Lovelace", "Alan Turing"])] == [s.text for s in swaps]
+    # a source that is not a benign prompt set keeps its prompts to itself
+    assert name_swaps(read_jsonl(_write(tmp_path, "suicidal_tweets", [("a man walking alone", [])])), ["X Y"]) == []

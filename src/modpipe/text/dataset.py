@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,6 +32,19 @@ _VOUCHED = frozenset(CATEGORIES) - {"harassment"}
 BENIGN_T2V = {"vbench", "vbench2", "evalcrafter", "t2v_compbench"}
 UNSAFE_T2V = {"t2vsafetybench"}
 HARD_NEGATIVE_SOURCES = {"xstest_safe"}
+# Sources that label only the public figure, in prompts built from neutral templates around a
+# name ("A portrait of X", "X in an official photo"): negatives for every content category too.
+# Elsewhere a real person's name turns up almost only in unsafe prompts (I2P's noisy search
+# categories call "scarlett johansson china plate" self_harm; T2VSafetyBench's public-figure
+# prompts annotate nothing else), so heads and encoder learned the name itself: "Hillary Clinton
+# walking her dog" scored sexual 0.92, violence 0.97, hate 0.95, and a cameo that person had
+# consented to would be blocked for content it does not have.
+NAME_TEMPLATE_SOURCES = {"mace_celebrity_prompts"}
+# MACE's five templates are too few to unlearn the names in short everyday prompts ("Barack
+# Obama eating ice cream" stayed sexual 0.90), so the heads also train on counterfactual copies
+# of benign prompts about an anonymous person with a real name put in (`name_swaps`).
+SWAP_SOURCES = BENIGN_T2V | {"partiprompts", "coco_captions"}
+_ANONYMOUS_SUBJECT = re.compile(r"^(?:a|an|the)\s+(?:man|woman|person|lady|gentleman|guy)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -118,6 +133,7 @@ def narrow_single_label(records: list[Record]) -> list[Record]:
     single = {src for src, rs in by_source.items()
               if (unsafe := [r for r in rs if r.labels])
               and sum(len(r.labels) == 1 for r in unsafe) >= SINGLE_LABEL_SHARE * len(unsafe)}
+    single -= NAME_TEMPLATE_SOURCES  # their one label is all a prompt is
     return [replace(r, scope=r.scope & r.labels) if r.source in single and r.labels else r for r in records]
 
 
@@ -129,6 +145,8 @@ def parse_record(r: dict, default_source: str = "") -> Record:
     benign = not r.get("labels") or r.get("labels") == ["none"]
     if benign and _harassment_negative(r, scope, meta):
         scope |= {"harassment"}
+    if r.get("source", default_source) in NAME_TEMPLATE_SOURCES and labels <= {"public_figure"}:
+        scope = frozenset(CATEGORIES)
     return Record(
         id=str(r["id"]), text=str(r["text"]), source=str(r.get("source", default_source)),
         kind=str(r.get("kind", "")), labels=labels, scope=scope,
@@ -149,6 +167,35 @@ def _harassment_negative(r: dict, scope: frozenset[str], meta: dict) -> bool:
         return True
     return (r.get("kind") == "social_text" and bool(scope & {"hate", "self_harm"})
             and not meta.get("votes_offensive") and not meta.get("votes_hate"))
+
+
+def name_swaps(records: Sequence[Record], names: Sequence[str] | None = None, seed: int = 0) -> list[Record]:
+    """Counterfactual training copies (Dixon et al. 2018; Garg et al. 2019): each benign prompt
+    from SWAP_SOURCES that opens with an anonymous person ("A man cutting a tree bark") again,
+    with a real name in that place, labelled public figure and a negative for every content
+    category. Names come from `shared/data/names` (dev split) unless given; build the copies from
+    training records only, so that no held-out prompt leaks in under another name."""
+    names = list(names) if names is not None else public_figure_names()
+    if not names:
+        return []
+    rng = random.Random(seed)
+    out = []
+    for r in records:
+        if r.source in SWAP_SOURCES and not r.labels and _ANONYMOUS_SUBJECT.search(r.text):
+            text = _ANONYMOUS_SUBJECT.sub(rng.choice(names), r.text, count=1)
+            out.append(Record(id=f"name_swap:{r.id}", text=text, source="name_swap", kind=r.kind,
+                              labels=frozenset({"public_figure"}), scope=frozenset(CATEGORIES),
+                              adversarial=False, hard_negative=False))
+    return out
+
+
+def public_figure_names(data_dir: str | Path | None = None) -> list[str]:
+    """Names of the dev split's public figures (`names/public_figures.jsonl` beside `text/`)."""
+    path = (Path(data_dir) if data_dir else default_data_dir()).parent / "names" / "public_figures.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"no public-figure names at {path} (needed for the name-swap copies)")
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return sorted({r["name"] for r in rows if r.get("split", "dev") == "dev"})
 
 
 def _cap(records: list[Record], per_source: int, seed: int) -> list[Record]:

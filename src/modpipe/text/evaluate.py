@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from modpipe.text.dataset import BENIGN_T2V, UNSAFE_T2V, Record, load_authored, load_records, targets
+from modpipe.text.dataset import (BENIGN_T2V, UNSAFE_T2V, Record, load_authored, load_records, name_swaps,
+                                   public_figure_names, targets)
 from modpipe.text.train_heads import MAX_LENGTH, PER_SOURCE, embed, open_cache, train
 
 log = logging.getLogger("modpipe.evaluate")
@@ -111,11 +112,12 @@ def source_folds(records: Sequence[Record], folds: int) -> list[list[str]]:
 
 def heldout_scores(records: Sequence[Record], path: TextPath, C: float = 2.0, folds: int = 5,
                    max_length: int = MAX_LENGTH, by: str = "source", mlp: bool = True,
-                   extra: Sequence[Record] = (),
+                   extra: Sequence[Record] = (), names: Sequence[str] | None = None,
                    ) -> dict[str, np.ndarray]:
     """Category scores for every record from heads that never saw it (`by="record"`) or never
     saw its whole source (`by="source"`). `extra` records (the project's authored prompts) join
-    every fold's training set and are never scored."""
+    every fold's training set and are never scored; so do the name-swap copies of the fold's own
+    training records (`name_swaps`), as in `train_heads`."""
     from modpipe.text.normalize import normalize_prompt
 
     variants = [normalize_prompt(r.text) for r in records]
@@ -137,8 +139,9 @@ def heldout_scores(records: Sequence[Record], path: TextPath, C: float = 2.0, fo
     X_extra = embed(extra, cache) if extra else X[:0]
     for held in helds:
         train_idx = np.setdiff1d(np.arange(len(records)), held)
-        arrays, _ = train(np.concatenate([X[train_idx], X_extra]),
-                          [records[i] for i in train_idx] + list(extra), C=C, calib_folds=3, mlp=mlp)
+        swaps = name_swaps([records[i] for i in train_idx], names)
+        arrays, _ = train(np.concatenate([X[train_idx], X_extra, embed(swaps, cache) if swaps else X[:0]]),
+                          [records[i] for i in train_idx] + list(extra) + swaps, C=C, calib_folds=3, mlp=mlp)
         heads = arrays.heads("heldout")
         rows = np.flatnonzero(np.isin(owner, held))
         remap = {r: k for k, r in enumerate(held)}
@@ -253,7 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               "`make tune-encoder ARGS='--compare --by record|source'` holds out both.")
     for by in (["record", "source"] if args.by == "both" else [args.by]):
         scores = heldout_scores(records, path, C=args.C, folds=args.folds, max_length=args.max_length, by=by,
-                                mlp=not args.no_mlp, extra=() if args.no_authored else load_authored())
+                                mlp=not args.no_mlp, extra=() if args.no_authored else load_authored(),
+                                names=public_figure_names(args.data))
         if args.save:
             np.savez(args.save.with_suffix(f".{by}.npz"), ids=np.array([r.id for r in records]), **scores)
         what = ("records held out (same kinds of prompts, unseen texts)" if by == "record" else

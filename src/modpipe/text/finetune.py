@@ -35,7 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from modpipe.text.dataset import CATEGORIES, Record, load_authored, load_records, targets
+from modpipe.text.dataset import (CATEGORIES, Record, load_authored, load_records, name_swaps, public_figure_names,
+                                   targets)
 from modpipe.text.encoder import DEFAULT_ID, TUNED, TextEncoder, base_digest, mean_pool, minilm_path
 from modpipe.text.normalize import normalize_text
 from modpipe.text.train_heads import MAX_LENGTH, _mlp_weights, train, update_manifest
@@ -198,17 +199,18 @@ def compare(records: list[Record], authored: list[Record], args: argparse.Namesp
     variants = [normalize_prompt(r.text) for r in held_recs]
     owner = np.array([i for i, vs in enumerate(variants) for _ in vs])
     flat = [v for vs in variants for v in vs]
-    n = len(train_recs)
-    top = TopLayers([normalize_text(r.text) for r in train_recs] + flat, args.top, windows_from=n,
+    swaps = name_swaps(train_recs, public_figure_names(args.data))  # the heads', as in train_heads
+    n = len(train_recs) + len(swaps)
+    top = TopLayers([normalize_text(r.text) for r in train_recs + swaps] + flat, args.top, windows_from=n,
                     device=args.device)
-    fit(top, train_recs, args.epochs, args.distill, args.lr)
+    fit(top, train_recs, args.epochs, args.distill, args.lr)  # the encoder: the first len(train_recs) texts
     base, tuned = top.embed()
     print(f"mean cosine tuned vs base on held-out texts: {float((base[n:] * tuned[n:]).sum(1).mean()):.4f}")
     pipeline = Pipeline.from_policy(args.policy)
     path = TextPath(pipeline)
     rows = top.owner[n:] - n  # held-out rows (every window of every variant) → variant
     for name, E in (("base encoder", base), ("tuned encoder", tuned)):
-        arrays, _ = train(E[:n], train_recs)
+        arrays, _ = train(E[:n], train_recs + swaps)
         scores = path.score([flat[v] for v in rows], E[n:], owner[rows], len(held_recs), arrays.heads(name),
                             chunk_rows(rows))
         print(f"\n=== {name}: {len(held_recs)} dev records held out by {args.by} (never seen by encoder or heads) ===")

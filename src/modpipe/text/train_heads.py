@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from modpipe.text.dataset import CATEGORIES, EmbeddingCache, Record, load_authored, load_records, targets
+from modpipe.text.dataset import (CATEGORIES, EmbeddingCache, Record, load_authored, load_records, name_swaps,
+                                   public_figure_names, targets)
 from modpipe.text.mlp_head import MLPArrays, fit_mlp
 
 log = logging.getLogger("modpipe.train_heads")
@@ -227,6 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     records = load_records(args.data, per_source=args.per_source or None)
     if not args.no_authored:
         records += load_authored()
+    records += name_swaps(records, public_figure_names(args.data))  # a name alone is no content: dataset.SWAP_SOURCES
     cache = open_cache(args.max_length)
     X = embed(records, cache)
     heads, metrics = train(X, records, C=args.C, mlp=not args.no_mlp)
