@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
+from modpipe.likeness.registry import RECHECK_S
 from modpipe.pipeline import Pipeline
 from modpipe.policy import load_policy
 from modpipe.testing.media import photo, scene, write_video
@@ -39,6 +41,8 @@ def likeness(*args: str) -> str:
     r = subprocess.run([sys.executable, "-m", "modpipe.cli.main", "likeness", *args],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
+    if args[0] in ("enroll", "import-names"):  # consent is read live; a running pipeline sees new
+        time.sleep(RECHECK_S)                  # people within RECHECK_S (registry.recent_version)
     return r.stdout
 
 
