@@ -31,12 +31,13 @@ import hashlib
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from modpipe.text.dataset import (CATEGORIES, Record, load_authored, load_records, name_swaps, public_figure_names,
-                                   targets)
+from modpipe.text.dataset import (CATEGORIES, NAME_TEMPLATE_SOURCES, Record, load_authored, load_records, name_swaps,
+                                   public_figure_names, targets)
 from modpipe.text.encoder import DEFAULT_ID, TUNED, TextEncoder, base_digest, mean_pool, minilm_path
 from modpipe.text.normalize import normalize_text
 from modpipe.text.train_heads import MAX_LENGTH, _mlp_weights, train, update_manifest
@@ -127,7 +128,10 @@ class TopLayers:
 
 def fit(top: TopLayers, records: Sequence[Record], epochs: int = EPOCHS, distill: float = DISTILL,
         lr: float = LEARNING_RATE) -> None:
-    """Train `top.layers` on the first len(records) texts (the records, in order)."""
+    """Train `top.layers` on the first len(records) texts (the records, in order). MACE's named
+    prompts teach the encoder only `public_figure`: as content negatives (which the heads learn
+    from, see dataset.NAME_TEMPLATE_SOURCES) they cost held-out T2V recall here, 0.928 → 0.920."""
+    records = [replace(r, scope=r.labels) if r.source in NAME_TEMPLATE_SOURCES else r for r in records]
     torch = top.torch
     cats = list(CATEGORIES)
     M = np.zeros((len(records), len(cats)), bool)
