@@ -225,6 +225,7 @@ def compare(records: list[Record], authored: list[Record], args: argparse.Namesp
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    global SEED  # noqa: PLW0603 - --seed sets what TopLayers and fit read
     from modpipe.assets import models_dir
 
     ap = argparse.ArgumentParser(prog="python -m modpipe.text.finetune", description=__doc__.split("\n")[0])
@@ -235,6 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--distill", type=float, default=DISTILL, help="weight of staying near the base embedding")
     ap.add_argument("--lr", type=float, default=LEARNING_RATE)
     ap.add_argument("--device", default="cpu", help="where the layers train: cpu, or cuda on a GPU box")
+    ap.add_argument("--seed", type=int, default=SEED, help="seeds the throw-away head and the batch order")
     ap.add_argument("--compare", action="store_true", help="measure on a 20%% hold-out; write nothing")
     ap.add_argument("--by", choices=["record", "source"], default="record", help="--compare: what to hold out")
     ap.add_argument("--fold", type=int, default=0, choices=range(5), help="--compare: which fifth to hold out")
@@ -243,6 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="--compare: write the tuned encoder's per-record category scores to this .npz")
     ap.add_argument("--no-authored", action="store_true", help="leave out models/training/authored_t2v.jsonl")
     args = ap.parse_args(argv)
+    SEED = args.seed
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     records = load_records(args.data)
     authored = [] if args.no_authored else load_authored()
@@ -257,7 +260,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.out or models_dir() / f"{TUNED}.safetensors"
     command = (f"python -m modpipe.text.finetune --top {args.top} --epochs {args.epochs} "
                f"--distill {args.distill} --lr {args.lr}" + (" --no-authored" if args.no_authored else "")
-               + (f" --device {args.device}" if args.device != "cpu" else ""))  # same up to float rounding
+               + (f" --device {args.device}" if args.device != "cpu" else "")
+               + (f" --seed {args.seed}" if args.seed else ""))  # same up to float rounding
     sources = sorted({r.source for r in records})
     digest = save(top.state(), out, base_digest(), {
         "base": DEFAULT_ID, "top": args.top, "command": command,
