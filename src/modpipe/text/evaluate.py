@@ -139,9 +139,10 @@ def heldout_scores(records: Sequence[Record], path: TextPath, C: float = 2.0, fo
     X_extra = embed(extra, cache) if extra else X[:0]
     for held in helds:
         train_idx = np.setdiff1d(np.arange(len(records)), held)
-        swaps = name_swaps([records[i] for i in train_idx], names)
+        train_recs = [records[i] for i in train_idx]
+        swaps = name_swaps(train_recs, names)
         arrays, _ = train(np.concatenate([X[train_idx], X_extra, embed(swaps, cache) if swaps else X[:0]]),
-                          [records[i] for i in train_idx] + list(extra) + swaps, C=C, calib_folds=3, mlp=mlp)
+                          train_recs + list(extra) + swaps, C=C, calib_folds=3, mlp=mlp)
         heads = arrays.heads("heldout")
         rows = np.flatnonzero(np.isin(owner, held))
         remap = {r: k for k, r in enumerate(held)}
