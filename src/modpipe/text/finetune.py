@@ -44,7 +44,7 @@ from modpipe.text.train_heads import MAX_LENGTH, _mlp_weights, train, update_man
 
 log = logging.getLogger("modpipe.finetune")
 SEED = 0
-TOP = 6              # transformer layers tuned (of 6): all; see README for the sweep that chose 6/0.1/3
+TOP = 6              # transformer layers tuned (of 6): all; benchmarks/GATE.md: the sweep that chose 6/0.1/3
 EPOCHS = 3
 LEARNING_RATE = 5e-5  # the layers; the throw-away linear head learns at HEAD_LR
 HEAD_LR = 2e-3
