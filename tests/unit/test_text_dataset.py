@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from modpipe.text.dataset import name_swaps, read_jsonl, targets
 
 ALL = ["sexual", "violence", "self_harm", "hate"]
@@ -77,3 +79,28 @@ def test_name_swaps_put_real_names_into_benign_prompts_about_anonymous_people(tm
     assert [s.text for s in name_swaps(recs, ["Ada Lovelace", "Alan Turing"])] == [s.text for s in swaps]
     # a source that is not a benign prompt set keeps its prompts to itself
     assert name_swaps(read_jsonl(_write(tmp_path, "suicidal_tweets", [("a man walking alone", [])])), ["X Y"]) == []
+
+
+def test_the_chat_proxy_reports_a_strict_and_a_scope_lenient_auprc() -> None:
+    """A social-text source labels one or two categories. Its negatives are safe only for those:
+    extremism_curated's non-extremist texts are often insults, which the policy calls harassment.
+    The strict figure ranks by every category; the lenient one by the source's own categories."""
+    from types import SimpleNamespace
+
+    from modpipe.text.dataset import Record
+    from modpipe.text.evaluate import report
+
+    def rec(i: int, labels: set[str]) -> Record:
+        return Record(id=f"x:{i}", text="…", source="extremism_curated", kind="social_text",
+                      labels=frozenset(labels), scope=frozenset({"terrorism"}), adversarial=False,
+                      hard_negative=False)
+
+    records = [rec(0, {"terrorism"}), rec(1, {"terrorism"}), rec(2, set()), rec(3, set())]
+    scores = {"terrorism": np.array([0.9, 0.8, 0.1, 0.2], np.float32),
+              "harassment": np.array([0.0, 0.0, 0.95, 0.0], np.float32)}  # record 2: an insult
+    policy = SimpleNamespace(categories={c: SimpleNamespace(review_at=0.5) for c in scores})
+    lines = report(records, scores, policy).splitlines()
+    strict = next(line for line in lines if "chat-style proxy" in line)
+    lenient = next(line for line in lines if "own categories only" in line)
+    assert float(strict.split("sources ")[1].split()[0]) < 1.0  # the insult outranks both positives
+    assert float(lenient.split()[-1]) == 1.0

@@ -11,7 +11,9 @@ over signals and variants). So each figure below is measured on a source the hea
 Prints, per category (on in-scope records only): precision and recall at the policy's
 `review_at`, AUPRC, recall at 1% and 2% FPR; then the gate-level figures at the policy's
 thresholds: unsafe T2V recall, benign T2V FPR, hard-negative FPR, jailbreak catch rate, and the
-binary AUPRC of the chat-style (social text) sources. Metrics come from scikit-learn.
+binary AUPRC of the chat-style (social text) sources, ranked by every category (strict: a source's
+negatives are safe only for the categories it labels) and by those categories only (lenient).
+Metrics come from scikit-learn.
 """
 
 from __future__ import annotations
@@ -189,9 +191,12 @@ def report(records: Sequence[Record], scores: dict[str, np.ndarray], policy) -> 
             f"{recall_at_fpr(yy, pp, 0.02):6.3f} {thr:11.3f}")
     flagged = np.zeros(len(records), bool)
     worst = np.zeros(len(records), np.float32)
+    worst_in_scope = np.zeros(len(records), np.float32)  # over the categories the record's source labels
     for c, p in scores.items():
         flagged |= p >= review[c]
-        worst = np.maximum(worst, p / max(review[c], 1e-6) * 0.5)  # review_at maps to 0.5
+        norm = p / max(review[c], 1e-6) * 0.5  # review_at maps to 0.5
+        worst = np.maximum(worst, norm)
+        worst_in_scope = np.where([c in r.scope for r in records], np.maximum(worst_in_scope, norm), worst_in_scope)
     src = np.array([r.source for r in records])
     unsafe = np.array([r.unsafe for r in records])
     benign_t2v = np.isin(src, list(BENIGN_T2V)) & ~unsafe
@@ -221,9 +226,14 @@ def report(records: Sequence[Record], scores: dict[str, np.ndarray], policy) -> 
         lines.append(f"  chat-style proxy: binary AUPRC over social-text sources "
                      f"{average_precision_score(unsafe[social], worst[social]):.3f} "
                      f"(n={social.sum()}, unsafe={unsafe[social].sum()})")
+        # a source labels few categories: its negatives are safe only for those (extremism_curated's
+        # are insults, harassment under the policy), so the figure above is strict; this one lenient
+        lines.append(f"    each source's own categories only              "
+                     f"{average_precision_score(unsafe[social], worst_in_scope[social]):.3f}")
         for s in sorted(set(src[social])):
             m = social & (src == s)
-            lines.append(f"    {s:40s} AUPRC {average_precision_score(unsafe[m], worst[m]):.3f}  "
+            lines.append(f"    {s:40s} AUPRC {average_precision_score(unsafe[m], worst[m]):.3f} "
+                         f"(own-categories {average_precision_score(unsafe[m], worst_in_scope[m]):.3f})  "
                          f"flag-rate unsafe {flagged[m & unsafe].mean():.3f} benign {flagged[m & ~unsafe].mean():.3f}")
     return "\n".join(lines)
 
