@@ -185,3 +185,29 @@ def test_the_training_cache_gives_the_windows_the_gate_reads_and_keeps_them(both
     monkeypatch.setattr(onnx, "forward_windows", lambda *a, **k: pytest.fail("embedded again"))
     again, _ = EmbeddingCache(onnx, tmp_path).encode_windows(texts)  # from the file on disk
     np.testing.assert_allclose(again, rows, atol=1e-6)
+
+
+def test_a_held_out_run_scores_exemplars_embedded_by_its_own_encoder(pipeline):
+    """`finetune --compare` embeds the held-out prompts with an encoder tuned without them; the
+    policy's exemplars must come from that same encoder, or their cosines compare two spaces.
+    `TextPath.score(exemplars=...)` swaps them in for one call and puts the scorer's own back."""
+    from modpipe.text.evaluate import TextPath
+
+    path = TextPath(pipeline)
+    scorer = path.text[0]
+    phrases = path.exemplar_texts()
+    assert len(phrases) == sum(len(sc.exemplar_texts) for sc in path.text) > 100
+    own = scorer.exemplar_embeddings.copy()
+    prompts = ["a lake at dawn, mist over the water"]
+    emb = scorer.encoder.encode(prompts)
+    as_shipped = path.score(prompts, emb, np.zeros(1, int), 1)
+    same = path.score(prompts, emb, np.zeros(1, int), 1, exemplars=scorer.encoder.encode(phrases))
+    assert all(np.allclose(as_shipped[c], same[c], atol=1e-5) for c in as_shipped)
+    assert max(v[0] for v in as_shipped.values()) < 0.2
+    # every exemplar replaced by the prompt itself: every exemplar-fed category now fires on it
+    mirrored = path.score(prompts, emb, np.zeros(1, int), 1, exemplars=np.repeat(emb, len(phrases), axis=0))
+    assert mirrored["terrorism"][0] > 0.9 and mirrored["self_harm"][0] > 0.9
+    np.testing.assert_array_equal(scorer.exemplar_embeddings, own)  # the scorer's own bank is back
+    with pytest.raises(ValueError, match="exemplar embeddings"):
+        scorer.exemplar_embeddings = emb
+    np.testing.assert_array_equal(scorer.exemplar_embeddings, own)

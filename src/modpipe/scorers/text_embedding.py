@@ -242,6 +242,24 @@ class TextEmbeddingScorer(Scorer):
             [self._folded.first, self._bank.matrix_t], axis=1) if heads else self._bank.matrix_t)
 
     @property
+    def exemplar_texts(self) -> list[str]:
+        """Every exemplar phrase in the bank's row order: each label's positives, then its negatives."""
+        return self._bank.texts
+
+    @property
+    def exemplar_embeddings(self) -> np.ndarray:
+        return self._bank.matrix_t.T
+
+    @exemplar_embeddings.setter
+    def exemplar_embeddings(self, emb: np.ndarray) -> None:
+        """Swap in the exemplars embedded by another encoder: a held-out evaluation compares texts
+        and exemplars embedded by the same held-out encoder, not by the shipped one."""
+        if emb.shape != self._bank.matrix_t.T.shape:
+            raise ValueError(f"exemplar embeddings {emb.shape}, the bank has {self._bank.matrix_t.T.shape}")
+        self._bank.matrix_t = np.ascontiguousarray(emb.T, dtype=np.float32)
+        self.heads = self._heads  # the fused matrix holds the bank
+
+    @property
     def model_id(self) -> str:
         return self.encoder.model_id + (f"+{self.heads.model_id}" if self.heads else "")
 

@@ -51,16 +51,28 @@ class TextPath:
         }
         self.categories = {c: sigs for c, sigs in self.categories.items() if sigs}
 
+    def exemplar_texts(self) -> list[str]:
+        """The text scorers' exemplar phrases, scorer by scorer (the order `score(exemplars=)` takes)."""
+        return [t for sc in self.text for t in sc.exemplar_texts]
+
     def score(self, variant_texts: Sequence[str], variant_emb: np.ndarray, owner: np.ndarray,
-              n_records: int, heads=None, chunk: np.ndarray | None = None) -> dict[str, np.ndarray]:  # noqa: ANN001
+              n_records: int, heads=None, chunk: np.ndarray | None = None,  # noqa: ANN001
+              exemplars: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """category -> score per record (max over its variants, their windows, and signals).
-        `chunk` marks rows that are chunks of a long text, discounted as the scorer does."""
+        `chunk` marks rows that are chunks of a long text, discounted as the scorer does;
+        `exemplars` are `exemplar_texts()` embedded by the encoder that embedded the variants
+        (default: the scorers' own, right when that encoder is the shipped one)."""
         from modpipe.scorers.text_embedding import chunk_score
         from modpipe.types import Modality, Sample
 
         raw: dict[tuple[str, str], np.ndarray] = {}
+        lo = 0
         for sc in self.text:
-            saved = sc.heads
+            saved, saved_ex = sc.heads, sc.exemplar_embeddings
+            k = len(sc.exemplar_texts)
+            if exemplars is not None:
+                sc.exemplar_embeddings = exemplars[lo:lo + k]
+            lo += k
             if heads is not None:
                 sc.heads = heads
             try:
@@ -68,6 +80,7 @@ class TextPath:
                     raw[(sc.name, label)] = vals if chunk is None else np.where(
                         chunk, chunk_score(vals, sc.chunks_count(label)), vals)
             finally:
+                sc.exemplar_embeddings = saved_ex
                 sc.heads = saved
         samples = [Sample(index=i, modality=Modality.PROMPT, text=t) for i, t in enumerate(variant_texts)]
         for lx in self.lexicons:

@@ -205,18 +205,22 @@ def compare(records: list[Record], authored: list[Record], args: argparse.Namesp
     flat = [v for vs in variants for v in vs]
     swaps = name_swaps(train_recs, public_figure_names(args.data))  # the heads', as in train_heads
     n = len(train_recs) + len(swaps)
-    top = TopLayers([normalize_text(r.text) for r in train_recs + swaps] + flat, args.top, windows_from=n,
-                    device=args.device)
-    fit(top, train_recs, args.epochs, args.distill, args.lr)  # the encoder: the first len(train_recs) texts
-    base, tuned = top.embed()
-    print(f"mean cosine tuned vs base on held-out texts: {float((base[n:] * tuned[n:]).sum(1).mean()):.4f}")
     pipeline = Pipeline.from_policy(args.policy)
     path = TextPath(pipeline)
-    rows = top.owner[n:] - n  # held-out rows (every window of every variant) → variant
+    exemplars = path.exemplar_texts()  # embedded by the same encoder as the held-out texts
+    top = TopLayers([normalize_text(r.text) for r in train_recs + swaps] + flat + exemplars, args.top,
+                    windows_from=n, device=args.device)
+    fit(top, train_recs, args.epochs, args.distill, args.lr)  # the encoder: the first len(train_recs) texts
+    base, tuned = top.embed()
+    held_rows = np.flatnonzero((top.owner >= n) & (top.owner < n + len(flat)))
+    ex_rows = np.searchsorted(top.owner, n + len(flat) + np.arange(len(exemplars)))  # each one's first window
+    print(f"mean cosine tuned vs base on held-out texts: "
+          f"{float((base[held_rows] * tuned[held_rows]).sum(1).mean()):.4f}")
+    rows = top.owner[held_rows] - n  # held-out rows (every window of every variant) → variant
     for name, E in (("base encoder", base), ("tuned encoder", tuned)):
         arrays, _ = train(E[:n], train_recs + swaps)
-        scores = path.score([flat[v] for v in rows], E[n:], owner[rows], len(held_recs), arrays.heads(name),
-                            chunk_rows(rows))
+        scores = path.score([flat[v] for v in rows], E[held_rows], owner[rows], len(held_recs), arrays.heads(name),
+                            chunk_rows(rows), exemplars=E[ex_rows])
         print(f"\n=== {name}: {len(held_recs)} dev records held out by {args.by} (never seen by encoder or heads) ===")
         print(report(held_recs, scores, pipeline.policy))
         if args.save and name == "tuned encoder":  # fair scores, e.g. to choose thresholds on
