@@ -70,18 +70,18 @@ class TextPath:
         for sc in self.text:
             saved, saved_ex = sc.heads, sc.exemplar_embeddings
             k = len(sc.exemplar_texts)
-            if exemplars is not None:
-                sc.exemplar_embeddings = exemplars[lo:lo + k]
-            lo += k
-            if heads is not None:
-                sc.heads = heads
             try:
+                if exemplars is not None:
+                    sc.exemplar_embeddings = exemplars[lo:lo + k]
+                if heads is not None:
+                    sc.heads = heads
                 for label, (vals, _) in sc.score_embeddings(variant_emb).items():
                     raw[(sc.name, label)] = vals if chunk is None else np.where(
                         chunk, chunk_score(vals, sc.chunks_count(label)), vals)
             finally:
                 sc.exemplar_embeddings = saved_ex
                 sc.heads = saved
+            lo += k
         samples = [Sample(index=i, modality=Modality.PROMPT, text=t) for i, t in enumerate(variant_texts)]
         for lx in self.lexicons:
             for s in lx.score(samples):
