@@ -79,7 +79,8 @@ class TextPath:
                     raw[(sc.name, label)] = vals if chunk is None else np.where(
                         chunk, chunk_score(vals, sc.chunks_count(label)), vals)
             finally:
-                sc.exemplar_embeddings = saved_ex
+                if exemplars is not None:
+                    sc.exemplar_embeddings = saved_ex
                 sc.heads = saved
             lo += k
         samples = [Sample(index=i, modality=Modality.PROMPT, text=t) for i, t in enumerate(variant_texts)]
