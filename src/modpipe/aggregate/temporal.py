@@ -196,14 +196,13 @@ def untimed_max(cat: Category, index: dict[tuple[str, str], list[Score]]) -> flo
     """The highest weighted signal score when every one is untimed (a prompt's variants,
     reference images), else None: one pass with no tracks, for `aggregate`'s fast path."""
     best = 0.0
-    for sig in cat.signals:
-        mods = sig.modality_set
-        for s in index.get((sig.scorer, sig.label), ()):
+    for key, mods, weight in cat.signal_keys:
+        for s in index.get(key, ()):
             if mods is not None and s.modality not in mods:
                 continue
             if s.modality in TIMED:
                 return None
-            v = sig.weighted(s.value)
+            v = s.value * weight
             if v > best:
                 best = v
     return best

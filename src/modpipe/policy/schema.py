@@ -111,6 +111,12 @@ class Category(_Strict):
     def _default_thresholds(self) -> Thresholds:  # built once: the gate asks per category per call
         return Thresholds(review_at=self.review_at, block_at=self.block_at)
 
+    @cached_property
+    def signal_keys(self) -> tuple[tuple[tuple[str, str], frozenset[Modality] | None, float], ...]:
+        """Per signal: its (scorer, label) index key, modality set and weight, built once (the
+        gate's decision reads them for every category of every prompt)."""
+        return tuple(((s.scorer, s.label), s.modality_set, s.weight) for s in self.signals)
+
 
 class Sampling(_Strict):
     fps: float = Field(1.0, gt=0.0, le=30.0, description="uniform sampling rate")
