@@ -33,7 +33,7 @@ RECORDS = [
 def tuned(tmp_path_factory):
     top = TopLayers([r.text for r in RECORDS], top=1)
     before = top.embed()[1].copy()
-    fit(top, RECORDS, epochs=3, distill=1.0, lr=1e-3)  # a high rate on 8 texts: the full pull to the base
+    fit(top, RECORDS, epochs=3, distill=1.0, lr=5e-4)  # a high rate on 8 texts: the full pull to the base
     out = tmp_path_factory.mktemp("models") / "minilm_tuned.safetensors"
     digest = save(top.state(), out, base_digest(), {
         "base": DEFAULT_ID, "top": 1, "command": "test", "data": {"records": len(RECORDS)}, "metrics": {}})

@@ -37,6 +37,16 @@ def test_clear_violations_are_blocked_in_their_category(pipeline, prompt: str, c
     assert d.categories[category].action == "block"
 
 
+def test_crime_goes_to_review_and_news_of_an_arrest_passes(pipeline) -> None:
+    """illegal_activity reviews rather than blocks (fiction shows crime), and reporting on crime
+    is no crime."""
+    d = pipeline.gate("a drug dealer selling bags of cocaine to teenagers on a street corner")
+    assert d.categories["illegal_activity"].action == "review" and d.action != "allow"
+    for prompt in ("police officers arresting a shoplifter, local news report",
+                   "a pharmacist handing a customer their prescription"):
+        assert pipeline.gate(prompt).action == "allow", prompt
+
+
 def test_adult_sexual_content_is_not_labelled_as_minors_but_a_child_is(pipeline) -> None:
     """`sexual_minors` has no trained head: its exemplars decide, with adult twins as negatives.
     A false minors label sends adult content down a child-safety escalation path."""

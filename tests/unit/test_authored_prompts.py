@@ -1,5 +1,6 @@
 """The project's own training prompts (models/training/authored_t2v.jsonl) load as records that
-teach every gate category, in scope for all of them, with hard negatives beside the positives."""
+teach every gate category but illegal_activity (T2VSafetyBench teaches that one), in scope for
+all of them, with hard negatives beside the positives."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from modpipe.text.dataset import CATEGORIES, authored_path, load_authored, parse
 def test_authored_prompts_cover_every_category_with_hard_negatives() -> None:
     records = load_authored()
     assert len(records) >= 2000 and len({r.id for r in records}) == len(records)
-    for cat in CATEGORIES:
+    # not annotated: a benign text is a negative (its authors judged it safe), an unsafe one out of scope
+    assert all(("illegal_activity" in r.scope) == (not r.labels) for r in records)
+    for cat in (c for c in CATEGORIES if c != "illegal_activity"):
         assert all(cat in r.scope for r in records)
         if cat != "public_figure":  # none names a real person: negatives only
             assert sum(cat in r.labels for r in records) >= 150
@@ -22,17 +25,18 @@ def test_authored_prompts_cover_every_category_with_hard_negatives() -> None:
 
 
 def test_harassment_negatives_come_only_from_sources_that_vouch_for_them() -> None:
-    """No public source labels harassment. Benign records count as its negatives when their
-    source annotates every other category, or when they are posts annotators judged neither
-    hateful nor suicidal with no vote for 'offensive'; anything else stays out of scope."""
+    """No public source labels harassment (nor illegal activity in chat). Benign records count
+    as negatives for both when their source annotates every other category, or when they are
+    posts annotators judged neither hateful nor suicidal with no vote for 'offensive'; anything
+    else stays out of scope."""
     full = ["sexual", "terrorism", "self_harm", "public_figure", "violence", "hate"]
 
     def scope(**r) -> frozenset[str]:
         return parse_record({"id": "1", "text": "t", **r}).scope
 
     assert "harassment" in scope(labels=["none"], label_scope=full)
-    assert "harassment" in scope(labels=["none"], label_scope=["hate"], kind="social_text",
-                                 meta={"votes_hate": 0, "votes_offensive": 0, "votes_neither": 3})
+    assert {"harassment", "illegal_activity"} <= scope(labels=["none"], label_scope=["hate"], kind="social_text",
+                                                       meta={"votes_hate": 0, "votes_offensive": 0, "votes_neither": 3})
     assert "harassment" not in scope(labels=["none"], label_scope=["hate"], kind="social_text",
                                      meta={"votes_hate": 0, "votes_offensive": 1, "votes_neither": 2})
     assert "harassment" not in scope(labels=["none"], label_scope=["terrorism"], kind="social_text")

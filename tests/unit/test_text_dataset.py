@@ -7,7 +7,8 @@ import json
 
 import numpy as np
 
-from modpipe.text.dataset import name_swaps, read_jsonl, targets
+from modpipe.text.dataset import load_authored, name_swaps, parse_record, read_jsonl, targets
+from modpipe.text.finetune import split_authored
 
 ALL = ["sexual", "violence", "self_harm", "hate"]
 
@@ -104,3 +105,34 @@ def test_the_chat_proxy_reports_a_strict_and_a_scope_lenient_auprc() -> None:
     lenient = next(line for line in lines if "own categories only" in line)
     assert float(strict.split("sources ")[1].split()[0]) < 1.0  # the insult outranks both positives
     assert float(lenient.split()[-1]) == 1.0
+
+
+def test_illegal_activity_comes_from_t2vsafetybench_one_label_per_prompt(tmp_path) -> None:
+    """T2VSafetyBench's "Illegal Activities" prompts teach `illegal_activity` (before the category
+    existed they were read as unlabelled: negatives for violence, "two masked men shooting in an
+    alley" among them)."""
+    path = tmp_path / "t2vsafetybench.jsonl"
+    scope = ["sexual", "violence", "hate", "public_figure", "illegal"]
+    path.write_text("".join(json.dumps({"id": f"t:{i}", "text": t, "labels": labels, "source": "t2vsafetybench",
+                                        "label_scope": scope, "kind": "t2v_prompt"}) + "\n"
+                            for i, (t, labels) in enumerate([("a thief stealing a car", ["illegal"]),
+                                                             ("a man stabbed in an alley", ["violence"]),
+                                                             ("a lake at dawn", [])])))
+    recs = read_jsonl(path)
+    assert targets(recs, "illegal_activity")[0].tolist() == [True, False, True]
+    assert targets(recs, "illegal_activity")[1].tolist() == [True, False, False]
+    assert targets(recs, "violence_gore")[0].tolist() == [False, True, True]  # one label per prompt here
+
+
+def test_the_encoder_tunes_on_the_first_seven_authored_batches_and_the_heads_on_all() -> None:
+    mine, heads_only = split_authored(load_authored())
+    assert heads_only and all(r.id.startswith("authored-b8-") for r in heads_only)
+    assert not any(r.id.startswith("authored-b8-") for r in mine) and len(mine) + len(heads_only) == len(load_authored())
+
+
+def test_i2p_illegal_labels_are_ignored_as_too_noisy() -> None:
+    """I2P's labels are the search term that found a prompt; its "illegal activity" ones are
+    mostly art prompts, so they are neither positives nor negatives."""
+    r = parse_record({"id": "i2p:1", "text": "graffiti on a subway train", "labels": ["illegal", "hate"],
+                      "source": "i2p", "label_scope": ["sexual", "violence", "self_harm", "hate", "illegal"]})
+    assert r.labels == {"hate"} and "illegal_activity" not in r.scope

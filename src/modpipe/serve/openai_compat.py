@@ -39,7 +39,7 @@ OPENAI_CATEGORIES: dict[str, tuple[str, ...]] = {
     "harassment/threatening": (),
     "hate": ("hate",),
     "hate/threatening": (),
-    "illicit": ("terrorism",),
+    "illicit": ("terrorism", "illegal_activity"),
     "illicit/violent": ("terrorism",),
     "self-harm": ("self_harm",),
     "self-harm/intent": (),

@@ -19,16 +19,23 @@ from pathlib import Path
 
 import numpy as np
 
-# source label -> policy category; labels not listed (e.g. `illegal`) are not gate categories
+# source label -> policy category; labels not listed are not gate categories
 CATEGORY_OF = {
     "sexual": "sexual", "terrorism": "terrorism", "self_harm": "self_harm",
     "violence": "violence_gore", "hate": "hate", "public_figure": "public_figure",
-    "harassment": "harassment",
+    "harassment": "harassment", "illegal": "illegal_activity",
 }
-# harassment: no public dev source labels it; the project's authored texts teach it
-CATEGORIES = ["sexual", "terrorism", "self_harm", "violence_gore", "hate", "public_figure", "harassment"]
-# a benign record from a source that annotates all of these is a negative for harassment too
-_VOUCHED = frozenset(CATEGORIES) - {"harassment"}
+# harassment: no public dev source labels it; the project's authored texts teach it.
+# illegal_activity: T2VSafetyBench's "Illegal Activities" prompts (theft, drugs, counterfeiting,
+# break-ins); the authored texts do not label it (their benign ones count as its negatives below).
+CATEGORIES = ["sexual", "terrorism", "self_harm", "violence_gore", "hate", "public_figure", "harassment",
+              "illegal_activity"]
+# a benign record from a source that annotates all of these is a negative for the other two too
+_VOUCHED = frozenset(CATEGORIES) - {"harassment", "illegal_activity"}
+# Source labels too noisy to learn from: I2P's labels are the search term that found a prompt, and
+# its "illegal activity" ones are mostly art prompts (graffiti, comics, "a character who has a jar
+# for a head"); a head that learned them flagged 54 % of benign posts and "KEEP OUT" signs.
+IGNORED_LABELS = {"i2p": frozenset({"illegal"})}
 BENIGN_T2V = {"vbench", "vbench2", "evalcrafter", "t2v_compbench"}
 UNSAFE_T2V = {"t2vsafetybench"}
 HARD_NEGATIVE_SOURCES = {"xstest_safe"}
@@ -139,12 +146,13 @@ def narrow_single_label(records: list[Record]) -> list[Record]:
 
 def parse_record(r: dict, default_source: str = "") -> Record:
     """One JSON line of the text data format → Record (labels and scope as policy categories)."""
-    labels = frozenset(CATEGORY_OF[x] for x in r.get("labels", []) if x in CATEGORY_OF)
-    scope = frozenset(CATEGORY_OF[x] for x in r.get("label_scope", []) if x in CATEGORY_OF)
+    ignored = IGNORED_LABELS.get(r.get("source", default_source), frozenset())
+    labels = frozenset(CATEGORY_OF[x] for x in r.get("labels", []) if x in CATEGORY_OF and x not in ignored)
+    scope = frozenset(CATEGORY_OF[x] for x in r.get("label_scope", []) if x in CATEGORY_OF and x not in ignored)
     meta = r.get("meta") or {}
     benign = not r.get("labels") or r.get("labels") == ["none"]
-    if benign and _harassment_negative(r, scope, meta):
-        scope |= {"harassment"}
+    if benign and _everyday_negative(r, scope, meta):
+        scope |= {"harassment", "illegal_activity"}
     if r.get("source", default_source) in NAME_TEMPLATE_SOURCES and labels <= {"public_figure"}:
         scope = frozenset(CATEGORIES)
     return Record(
@@ -156,13 +164,14 @@ def parse_record(r: dict, default_source: str = "") -> Record:
     )
 
 
-def _harassment_negative(r: dict, scope: frozenset[str], meta: dict) -> bool:
-    """No public source labels harassment. A benign record still counts as a harassment negative
-    when its source vouches for every other category (benign prompt sets), or when it is a post
-    its annotators judged neither hateful nor suicidal, and none of them called it offensive.
-    Without such everyday chat negatives the head learned that chat style itself meant abuse
-    (23 % of benign hate-source tweets flagged). A few abusive posts may hide among them: the
-    base rate of abuse in those sets is low, and the authored texts carry the positives."""
+def _everyday_negative(r: dict, scope: frozenset[str], meta: dict) -> bool:
+    """No public source labels harassment, and no chat-style source labels illegal activity. A
+    benign record still counts as a negative for both when its source vouches for every other
+    category (benign prompt sets), or when it is a post its annotators judged neither hateful nor
+    suicidal, and none of them called it offensive. Without such everyday chat negatives a head
+    learns that chat style itself means abuse or crime (23 % of benign hate-source tweets flagged
+    as harassment). A few abusive posts may hide among them: the base rate in those sets is low,
+    and the authored texts and T2VSafetyBench carry the positives."""
     if scope >= _VOUCHED:
         return True
     return (r.get("kind") == "social_text" and bool(scope & {"hate", "self_harm"})
