@@ -1,6 +1,7 @@
 """The project's own training prompts (models/training/authored_t2v.jsonl) load as records that
-teach every gate category but illegal_activity (T2VSafetyBench teaches that one), in scope for
-all of them, with hard negatives beside the positives."""
+teach every gate category but illegal_activity (T2VSafetyBench teaches that one; the benign
+authored texts are its negatives), in scope for all of them, with hard negatives beside the
+positives."""
 
 from __future__ import annotations
 
