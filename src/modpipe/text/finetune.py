@@ -52,12 +52,18 @@ DISTILL = 0.1
 BATCH = 32
 
 
+HEADS_ONLY_BATCH = "authored-b8-"  # id prefix of the authored batch only the heads learn from
+
+
 def split_authored(authored: Sequence[Record]) -> tuple[list[Record], list[Record]]:
     """The authored texts the encoder tunes on, and the rest (the heads' alone): the encoder
-    learns from the first seven batches; tuning it on the eighth (ids `authored-b8-*`) cost
-    held-out T2V recall (benchmarks/GATE.md), so the heads alone learn from that one."""
-    rest = [r for r in authored if r.id.startswith("authored-b8-")]
-    return [r for r in authored if not r.id.startswith("authored-b8-")], rest
+    learns from the first seven batches; tuning it on the eighth cost held-out T2V recall
+    (benchmarks/GATE.md), so the heads alone learn from that one."""
+    mine: list[Record] = []
+    rest: list[Record] = []
+    for r in authored:
+        (rest if r.id.startswith(HEADS_ONLY_BATCH) else mine).append(r)
+    return mine, rest
 
 
 def _pad(seqs: list, torch):  # noqa: ANN001, ANN202 - torch tensors
@@ -220,7 +226,7 @@ def compare(records: list[Record], authored: list[Record], args: argparse.Namesp
     exemplars = path.exemplar_texts()  # embedded by the same encoder as the held-out texts
     top = TopLayers([normalize_text(r.text) for r in train_recs + swaps] + flat + exemplars, args.top,
                     windows_from=n, device=args.device)
-    fit(top, [records[i] for i in keep] + enc_authored, args.epochs, args.distill, args.lr)  # the first texts
+    fit(top, train_recs[: len(keep) + len(enc_authored)], args.epochs, args.distill, args.lr)  # the first texts
     base, tuned = top.embed()
     held_rows = np.flatnonzero((top.owner >= n) & (top.owner < n + len(flat)))
     ex_rows = np.searchsorted(top.owner, n + len(flat) + np.arange(len(exemplars)))  # each one's first window
