@@ -10,7 +10,9 @@ import yaml
 
 from modpipe.text.dataset import Record
 from modpipe.text.encoder import DEFAULT_ID, TextEncoder, base_digest
-from modpipe.text.finetune import TopLayers, fit, save
+import argparse
+
+from modpipe.text.finetune import TopLayers, fit, load_fold_encoder, save, save_fold_encoder
 
 SCOPE = frozenset({"violence_gore", "sexual"})
 RECORDS = [
@@ -57,3 +59,18 @@ def test_the_saved_file_is_what_the_encoder_lays_over_the_base_weights(tuned) ->
     got = enc.forward([r.text for r in RECORDS])
     assert np.abs(got - want).max() < 5e-3  # float16 storage
     assert "+minilm_tuned@" in enc.model_id
+
+
+def test_a_fold_encoder_saved_once_is_read_back_only_for_the_texts_it_was_tuned_on(tuned, tmp_path) -> None:
+    top, _, _, _ = tuned
+    args = argparse.Namespace(top=1, epochs=3, distill=1.0, lr=5e-4)
+    path = tmp_path / "fold0.safetensors"
+    assert not load_fold_encoder(top, path, RECORDS, args)  # nothing saved yet: the caller tunes
+    save_fold_encoder(top, path, RECORDS, args)
+    fresh = TopLayers([r.text for r in RECORDS], top=1)  # untuned
+    assert load_fold_encoder(fresh, path, RECORDS, args)
+    np.testing.assert_allclose(fresh.embed()[1], top.embed()[1], atol=1e-6)
+    with pytest.raises(SystemExit, match="other texts or settings"):
+        load_fold_encoder(fresh, path, RECORDS[:-1], args)  # another fold's texts
+    with pytest.raises(SystemExit, match="other texts or settings"):
+        load_fold_encoder(fresh, path, RECORDS, argparse.Namespace(top=1, epochs=2, distill=1.0, lr=5e-4))

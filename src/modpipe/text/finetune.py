@@ -52,17 +52,17 @@ DISTILL = 0.1
 BATCH = 32
 
 
-HEADS_ONLY_BATCH = "authored-b8-"  # id prefix of the authored batch only the heads learn from
+HEADS_ONLY_BATCHES = ("authored-b8-", "authored-b9-")  # id prefixes of the authored batches only the heads learn from
 
 
 def split_authored(authored: Sequence[Record]) -> tuple[list[Record], list[Record]]:
     """The authored texts the encoder tunes on, and the rest (the heads' alone): the encoder
     learns from the first seven batches; tuning it on the eighth cost held-out T2V recall
-    (benchmarks/GATE.md), so the heads alone learn from that one."""
+    (benchmarks/GATE.md), so the heads alone learn from that one and those after it."""
     mine: list[Record] = []
     rest: list[Record] = []
     for r in authored:
-        (rest if r.id.startswith(HEADS_ONLY_BATCH) else mine).append(r)
+        (rest if r.id.startswith(HEADS_ONLY_BATCHES) else mine).append(r)
     return mine, rest
 
 
@@ -197,6 +197,42 @@ def save(state: dict, path: Path, base_sha256: str, info: dict) -> str:
     return digest
 
 
+def _fold_key(tuned_on: Sequence[Record], args: argparse.Namespace) -> str:
+    """What a fold's tuned layers depend on: the texts they learned from, the settings and the seed."""
+    h = hashlib.sha256(f"{args.top} {args.epochs} {args.distill} {args.lr} {SEED} {base_digest()}".encode())
+    for r in tuned_on:
+        h.update(f"\n{r.id}\t{r.text}\t{sorted(r.labels)}\t{sorted(r.scope)}".encode())
+    return h.hexdigest()
+
+
+def save_fold_encoder(top: TopLayers, path: Path, tuned_on: Sequence[Record], args: argparse.Namespace) -> None:
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in top.state().items()}, str(path),
+              metadata={"fold_key": _fold_key(tuned_on, args)})
+    log.info("fold encoder written to %s", path)
+
+
+def load_fold_encoder(top: TopLayers, path: Path, tuned_on: Sequence[Record], args: argparse.Namespace) -> bool:
+    """Lay a fold's tuned layers saved by an earlier `--fold-encoder` run over `top`, so that a change
+    to the heads alone (a heads-only batch, a policy) is measured in minutes; False when there is
+    no such file. A file tuned on other texts or settings is refused, not used."""
+    from safetensors import safe_open
+
+    if not path.exists():
+        return False
+    with safe_open(str(path), "pt") as f:
+        if (f.metadata() or {}).get("fold_key") != _fold_key(tuned_on, args):
+            raise SystemExit(f"{path}: tuned on other texts or settings than this fold; delete it to tune again")
+        state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open has no iteration
+    for k, layer in enumerate(top.layers):
+        prefix = f"encoder.layer.{top.cut + k}."
+        layer.load_state_dict({n[len(prefix):]: t.to(top.device) for n, t in state.items() if n.startswith(prefix)})
+    log.info("fold encoder read from %s (not tuned again)", path)
+    return True
+
+
 def compare(records: list[Record], authored: list[Record], args: argparse.Namespace) -> None:
     """Tune on 4/5 of the dev data (+ authored), report base vs tuned on the other fifth: 20% of
     the records (`--by record`) or one fold of whole sources (`--by source`, the evaluation's
@@ -226,7 +262,11 @@ def compare(records: list[Record], authored: list[Record], args: argparse.Namesp
     exemplars = path.exemplar_texts()  # embedded by the same encoder as the held-out texts
     top = TopLayers([normalize_text(r.text) for r in train_recs + swaps] + flat + exemplars, args.top,
                     windows_from=n, device=args.device)
-    fit(top, train_recs[: len(keep) + len(enc_authored)], args.epochs, args.distill, args.lr)  # the first texts
+    tuned_on = train_recs[: len(keep) + len(enc_authored)]  # the first texts
+    if not (args.fold_encoder and load_fold_encoder(top, args.fold_encoder, tuned_on, args)):
+        fit(top, tuned_on, args.epochs, args.distill, args.lr)
+        if args.fold_encoder:
+            save_fold_encoder(top, args.fold_encoder, tuned_on, args)
     base, tuned = top.embed()
     held_rows = np.flatnonzero((top.owner >= n) & (top.owner < n + len(flat)))
     ex_rows = np.searchsorted(top.owner, n + len(flat) + np.arange(len(exemplars)))  # each one's first window
@@ -263,6 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--policy", type=Path, default=None, help="policy for --compare (default: shipped)")
     ap.add_argument("--save", type=Path, default=None,
                     help="--compare: write the tuned encoder's per-record category scores to this .npz")
+    ap.add_argument("--fold-encoder", type=Path, default=None,
+                    help="--compare: the fold's tuned layers; read from this file when it holds them, else written")
     ap.add_argument("--no-authored", action="store_true", help="leave out models/training/authored_t2v.jsonl")
     args = ap.parse_args(argv)
     SEED = args.seed
