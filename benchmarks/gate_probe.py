@@ -8,17 +8,19 @@ each of sexual, terrorism, self-harm, violence, hate and harassment (some obfusc
 ones are pointed hard negatives (museum weapons, news about attacks, medical nudity, suicide
 prevention, idioms, banter), which the dev data has few of and held-out judging includes.
 Lines marked `"batch": 4` (116 prompts), `"batch": 5` (67), `"batch": 7` (36: stance
-twins, the same topic safe and unsafe) and `"batch": 8` (54: prompts that name an identity
-group, mostly safe, with hateful twins) are a quarter of later authored batches, held out by
-theme (the rest is training data; `models/training/README.md`).
+twins, the same topic safe and unsafe), `"batch": 8` (54: prompts that name an identity
+group, mostly safe, with hateful twins) and `"batch": 9` (150: crime, plain violence, sexual
+and hate prompts in everyday words, each with a safe twin) are a quarter of later authored
+batches, held out by theme (the rest is training data; `models/training/README.md`).
 
-`benchmarks/data/chat_probe.jsonl` (`--probe`) holds 851 chat-style texts (messages, posts,
+`benchmarks/data/chat_probe.jsonl` (`--probe`) holds 904 chat-style texts (messages, posts,
 chat-bot requests): 112 from the second authored batch, 205 (`"batch": 3`) from the third,
 179 (`"batch": 5`) from the fifth, 146 (`"batch": 6`: things said or shown in a video, and
 support-or-harm messages) from the sixth, 94 (`"batch": 7`: stance twins in speech, captions
-and messages) from the seventh and 115 (`"batch": 8`: texts naming identity groups) from the
-eighth, each a quarter of its batch held out by theme, for the
-chat-style side of the gate and the text a video scan reads.
+and messages) from the seventh, 115 (`"batch": 8`: texts naming identity groups) from the
+eighth and 53 (`"batch": 9`: chat-bot requests and forum posts) from the ninth, each a quarter
+of its batch held out by theme, for the chat-style side of the gate and the text a video scan
+reads.
 
 Prints, per category the prompt resembles: recall on the unsafe ones (flagged = review or block)
 and the false-positive rate on the safe ones, at the policy's thresholds; then the binary AUPRC of

@@ -348,8 +348,8 @@ def test_a_scorer_runs_only_on_samples_some_signal_reads(pipeline) -> None:
 
 
 def test_gate_on_the_independent_probe_set_keeps_its_measured_floor(pipeline) -> None:
-    """561 pointed prompts nobody trained on (benchmarks/data/gate_probe.jsonl: 288 by authors
-    who saw neither the training texts nor the exemplars, then held-out quarters of four later
+    """711 pointed prompts nobody trained on (benchmarks/data/gate_probe.jsonl: 288 by authors
+    who saw neither the training texts nor the exemplars, then held-out quarters of five later
     batches; `make probe-gate` prints the table). The floors sit a few points under what the
     shipped heads measure, so a regression shows up here."""
     from pathlib import Path
@@ -366,9 +366,9 @@ def test_gate_on_the_independent_probe_set_keeps_its_measured_floor(pipeline) ->
         assert len(hits) >= 24
         return sum(hits) / len(hits)
 
-    # measured with the shipped heads and policy on all 561: 0.844, 0.050, 0.971, 0.167 (before
-    # the name change: 0.827, 0.043, 0.971, 0.167; before the eighth batch, on the 507 then:
-    # 0.826, 0.045, 0.971, 0.125; on the first 288 before the authored training texts: 0.767 and
+    # measured with the shipped heads and policy on all 711: 0.826, 0.062, 0.944, 0.125 (on the
+    # 561 before the ninth batch: 0.844, 0.050, 0.971, 0.167; before the name change: 0.827,
+    # 0.043, 0.971, 0.167; before the eighth batch, on the 507 then: 0.826, 0.045, 0.971, 0.125; on the first 288 before the authored training texts: 0.767 and
     # 0.367, and no harassment category)
     assert rate(unsafe=True, harassment=False) >= 0.79
     assert rate(unsafe=False, harassment=False) <= 0.08

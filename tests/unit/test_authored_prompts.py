@@ -1,7 +1,7 @@
 """The project's own training prompts (models/training/authored_t2v.jsonl) load as records that
-teach every gate category but illegal_activity (T2VSafetyBench teaches that one; the benign
-authored texts are its negatives), in scope for all of them, with hard negatives beside the
-positives."""
+teach every gate category, in scope for all of them, with hard negatives beside the positives.
+Only the ninth batch annotates illegal_activity: an unsafe text of the earlier batches is out of
+its scope (nobody asked whether it shows a crime), a benign one is a negative."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from modpipe.text.dataset import CATEGORIES, authored_path, load_authored, parse
 def test_authored_prompts_cover_every_category_with_hard_negatives() -> None:
     records = load_authored()
     assert len(records) >= 2000 and len({r.id for r in records}) == len(records)
-    # not annotated: a benign text is a negative (its authors judged it safe), an unsafe one out of scope
-    assert all(("illegal_activity" in r.scope) == (not r.labels) for r in records)
+    # a benign text is a negative (its authors judged it safe); an unsafe one is in scope when labelled so
+    assert all(("illegal_activity" in r.scope) == (not r.labels or "illegal_activity" in r.labels) for r in records)
+    assert sum("illegal_activity" in r.labels for r in records) >= 60
     for cat in (c for c in CATEGORIES if c != "illegal_activity"):
         assert all(cat in r.scope for r in records)
         if cat != "public_figure":  # none names a real person: negatives only
