@@ -4,14 +4,14 @@ embedding near the base one (so policy exemplars keep their meaning)."""
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 import pytest
 import yaml
 
 from modpipe.text.dataset import Record
 from modpipe.text.encoder import DEFAULT_ID, TextEncoder, base_digest
-import argparse
-
 from modpipe.text.finetune import TopLayers, fit, load_fold_encoder, save, save_fold_encoder
 
 SCOPE = frozenset({"violence_gore", "sexual"})

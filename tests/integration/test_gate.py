@@ -368,8 +368,9 @@ def test_gate_on_the_independent_probe_set_keeps_its_measured_floor(pipeline) ->
 
     # measured with the shipped heads and policy on all 711: 0.826, 0.062, 0.944, 0.125 (on the
     # 561 before the ninth batch: 0.844, 0.050, 0.971, 0.167; before the name change: 0.827,
-    # 0.043, 0.971, 0.167; before the eighth batch, on the 507 then: 0.826, 0.045, 0.971, 0.125; on the first 288 before the authored training texts: 0.767 and
-    # 0.367, and no harassment category)
+    # 0.043, 0.971, 0.167; before the eighth batch, on the 507 then: 0.826, 0.045, 0.971, 0.125;
+    # on the first 288 before the authored training texts: 0.767 and 0.367, and no harassment
+    # category)
     assert rate(unsafe=True, harassment=False) >= 0.79
     assert rate(unsafe=False, harassment=False) <= 0.08
     assert rate(unsafe=True, harassment=True) >= 0.90

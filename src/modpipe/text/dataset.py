@@ -27,7 +27,8 @@ CATEGORY_OF = {
 }
 # harassment: no public dev source labels it; the project's authored texts teach it.
 # illegal_activity: T2VSafetyBench's "Illegal Activities" prompts (theft, drugs, counterfeiting,
-# break-ins); the authored texts do not label it (their benign ones count as its negatives below).
+# break-ins), and the ninth authored batch (its crime prompts); the earlier batches do not label
+# it (their benign texts count as its negatives below).
 CATEGORIES = ["sexual", "terrorism", "self_harm", "violence_gore", "hate", "public_figure", "harassment",
               "illegal_activity"]
 # a benign record from a source that annotates all of these is a negative for the other two too
