@@ -139,6 +139,12 @@ class TopLayers:
         return {f"encoder.layer.{self.cut + k}.{name}": t.detach().cpu().clone()
                 for k, layer in enumerate(self.layers) for name, t in layer.state_dict().items()}
 
+    def load_state(self, state: dict) -> None:
+        """The inverse of `state`: lay tensors saved from it over the tuned layers."""
+        for k, layer in enumerate(self.layers):
+            prefix = f"encoder.layer.{self.cut + k}."
+            layer.load_state_dict({n[len(prefix):]: t.to(self.device) for n, t in state.items() if n.startswith(prefix)})
+
 
 def fit(top: TopLayers, records: Sequence[Record], epochs: int = EPOCHS, distill: float = DISTILL,
         lr: float = LEARNING_RATE) -> None:
@@ -225,10 +231,7 @@ def load_fold_encoder(top: TopLayers, path: Path, tuned_on: Sequence[Record], ar
     with safe_open(str(path), "pt") as f:
         if (f.metadata() or {}).get("fold_key") != _fold_key(tuned_on, args):
             raise SystemExit(f"{path}: tuned on other texts or settings than this fold; delete it to tune again")
-        state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open has no iteration
-    for k, layer in enumerate(top.layers):
-        prefix = f"encoder.layer.{top.cut + k}."
-        layer.load_state_dict({n[len(prefix):]: t.to(top.device) for n, t in state.items() if n.startswith(prefix)})
+        top.load_state({k: f.get_tensor(k) for k in f.keys()})  # noqa: SIM118 - safe_open has no iteration
     log.info("fold encoder read from %s (not tuned again)", path)
     return True
 
