@@ -4,6 +4,7 @@ install), or under modpipe/_data/ inside a wheel. Nothing is loaded from the wor
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 _PKG = Path(__file__).resolve().parent
@@ -26,3 +27,18 @@ def models_dir() -> Path:
 
 def default_policy_path() -> Path:
     return policies_dir() / "default.yaml"
+
+
+def file_sha256(path: str | Path, limit: int | None = None) -> str:
+    """Hex sha256 of a file, or of its first `limit` bytes (enough to tell large checkpoints apart,
+    fast): what model ids and cache keys name weights by. Read in 1 MiB pieces."""
+    h = hashlib.sha256()
+    left = limit
+    with open(path, "rb") as f:
+        while left is None or left > 0:
+            chunk = f.read(1 << 20 if left is None else min(1 << 20, left))
+            if not chunk:
+                break
+            h.update(chunk)
+            left = None if left is None else left - len(chunk)
+    return h.hexdigest()

@@ -13,24 +13,16 @@ hallucinated sentences). Audio is mono float32 at 16 kHz (from `ingest.load_audi
 from __future__ import annotations
 
 from abc import abstractmethod
-
-import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from modpipe.assets import file_sha256
 from modpipe.errors import ModelError, ModelUnavailableError
 from modpipe.extract.base import Extractor
 from modpipe.types import Modality, Sample
-
-
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        h.update(f.read(1 << 24))  # first 16 MiB: enough to tell checkpoints apart, fast
-    return h.hexdigest()[:12]
 
 
 class Transcriber(Extractor):
@@ -87,7 +79,8 @@ class FasterWhisper(Transcriber):
         except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError on a bad model
             raise ModelError(f"cannot load faster-whisper model at {path}: {exc}") from exc
         self.vad, self.word_timestamps = vad, word_timestamps
-        self._model_id = f"faster-whisper/{path.name}:{compute_type}@sha256:{_digest(path / 'model.bin')}"
+        digest = file_sha256(path / "model.bin", 1 << 24)[:12]  # first 16 MiB: enough to tell checkpoints apart
+        self._model_id = f"faster-whisper/{path.name}:{compute_type}@sha256:{digest}"
 
     @property
     def model_id(self) -> str:
@@ -117,7 +110,7 @@ class OpenAIWhisper(Transcriber):
             self.model = whisper.load_model(str(path), device=device)
         except Exception as exc:  # torch/pickle errors for a file that is not a checkpoint
             raise ModelError(f"cannot load openai-whisper checkpoint {path}: {exc}") from exc
-        self._model_id = f"openai-whisper/{path.stem}@sha256:{_digest(path)}"
+        self._model_id = f"openai-whisper/{path.stem}@sha256:{file_sha256(path, 1 << 24)[:12]}"
 
     @property
     def model_id(self) -> str:

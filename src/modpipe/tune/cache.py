@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modpipe.assets import file_sha256
 from modpipe.errors import InputError
 from modpipe.tune.labels import LabelledItem
 
@@ -36,14 +37,10 @@ def sha256_text(text: str) -> str:
 
 
 def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
     try:
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
+        return "sha256:" + file_sha256(path)
     except OSError as exc:
         raise InputError(f"cannot read video {path}: {exc}") from None
-    return "sha256:" + h.hexdigest()
 
 
 def params_digest(loaded, scorer: str) -> str:  # noqa: ANN001 - LoadedPolicy
