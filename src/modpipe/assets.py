@@ -1,5 +1,6 @@
 """Where shipped data lives: policies/ and models/ at the repo root (source checkout or editable
 install), or under modpipe/_data/ inside a wheel. Nothing is loaded from the working directory.
+Also how a weights file is named in model ids (`file_sha256`).
 """
 
 from __future__ import annotations
