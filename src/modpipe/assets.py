@@ -30,16 +30,16 @@ def default_policy_path() -> Path:
     return policies_dir() / "default.yaml"
 
 
+CHECKPOINT_PREFIX = 1 << 24  # bytes: the first 16 MiB tell large checkpoints apart, fast
+
+
 def file_sha256(path: str | Path, limit: int | None = None) -> str:
-    """Hex sha256 of a file, or of its first `limit` bytes (enough to tell large checkpoints apart,
-    fast): what model ids and cache keys name weights by. Read in 1 MiB pieces."""
+    """Hex sha256 of a file, or of its first `limit` bytes (`CHECKPOINT_PREFIX` for large
+    checkpoints): what model ids and cache keys name weights by. Read in 1 MiB pieces."""
     h = hashlib.sha256()
-    left = limit
+    left = float("inf") if limit is None else limit
     with open(path, "rb") as f:
-        while left is None or left > 0:
-            chunk = f.read(1 << 20 if left is None else min(1 << 20, left))
-            if not chunk:
-                break
+        while left > 0 and (chunk := f.read(int(min(1 << 20, left)))):
             h.update(chunk)
-            left = None if left is None else left - len(chunk)
+            left -= len(chunk)
     return h.hexdigest()

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from modpipe.assets import file_sha256
+from modpipe.assets import CHECKPOINT_PREFIX, file_sha256
 from modpipe.errors import ModelError, ModelUnavailableError
 from modpipe.extract.base import Extractor
 from modpipe.types import Modality, Sample
@@ -79,7 +79,7 @@ class FasterWhisper(Transcriber):
         except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError on a bad model
             raise ModelError(f"cannot load faster-whisper model at {path}: {exc}") from exc
         self.vad, self.word_timestamps = vad, word_timestamps
-        digest = file_sha256(path / "model.bin", 1 << 24)[:12]  # first 16 MiB: enough to tell checkpoints apart
+        digest = file_sha256(path / "model.bin", CHECKPOINT_PREFIX)[:12]
         self._model_id = f"faster-whisper/{path.name}:{compute_type}@sha256:{digest}"
 
     @property
@@ -110,7 +110,7 @@ class OpenAIWhisper(Transcriber):
             self.model = whisper.load_model(str(path), device=device)
         except Exception as exc:  # torch/pickle errors for a file that is not a checkpoint
             raise ModelError(f"cannot load openai-whisper checkpoint {path}: {exc}") from exc
-        self._model_id = f"openai-whisper/{path.stem}@sha256:{file_sha256(path, 1 << 24)[:12]}"
+        self._model_id = f"openai-whisper/{path.stem}@sha256:{file_sha256(path, CHECKPOINT_PREFIX)[:12]}"
 
     @property
     def model_id(self) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from modpipe.assets import file_sha256
+from modpipe.assets import CHECKPOINT_PREFIX, file_sha256
 from modpipe.errors import ModelError, ModelUnavailableError
 from modpipe.scorers.base import Scorer
 from modpipe.types import VISUAL_MODALITIES, Sample, Score
@@ -88,7 +88,7 @@ class ClipZeroShotScorer(Scorer):
             tf = self.model.encode_text(tokenizer(texts).to(resources.settings.device))
             self.text_features = torch.nn.functional.normalize(tf.float(), dim=-1)
             self.logit_scale = float(self.model.logit_scale.exp().clamp(max=100))
-        self._model_id = f"open_clip/{params.model}@sha256:{file_sha256(path, 1 << 24)[:12]}"
+        self._model_id = f"open_clip/{params.model}@sha256:{file_sha256(path, CHECKPOINT_PREFIX)[:12]}"
 
     @property
     def model_id(self) -> str:
