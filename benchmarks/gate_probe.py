@@ -24,7 +24,7 @@ reads.
 
 Prints, per category the prompt resembles: recall on the unsafe ones (flagged = review or block)
 and the false-positive rate on the safe ones, at the policy's thresholds; then the binary AUPRC of
-the highest category score (unsafe vs safe, threshold-free), for all and per batch; `--misses`
+the decisions' overall `score` (unsafe vs safe, threshold-free), for all and per batch; `--misses`
 lists every wrong decision with its top category scores.
 """
 
@@ -90,9 +90,9 @@ def main() -> int:
     print(f"{'all':15s} {f'{fu / max(nu, 1):.3f} ({fu}/{nu})':>16s} {f'{fs / max(ns, 1):.3f} ({fs}/{ns})':>14s}")
     from sklearn.metrics import average_precision_score
 
-    worst = [max(c.score for c in d.categories.values()) for d in decisions]
+    worst = [d.score for d in decisions]  # each category on one scale, the highest (decide.scale)
     unsafe = [bool(r["unsafe"]) for r in rows]
-    print(f"binary AUPRC (highest category score): {average_precision_score(unsafe, worst):.3f}")
+    print(f"binary AUPRC (the decisions' score): {average_precision_score(unsafe, worst):.3f}")
     batches = sorted({r.get("batch", 0) for r in rows})
     for b in batches if len(batches) > 1 else ():  # sets written at different times, each alone
         idx = [i for i, r in enumerate(rows) if r.get("batch", 0) == b]

@@ -198,6 +198,11 @@ class Decision(_Out):
     kind: Literal["gate", "scan"]
     input: str | None = Field(None, description="video path/URI for scans; never the prompt")
     action: Action
+    score: float = Field(
+        ..., ge=0.0, le=1.0,
+        description="overall risk for ranking: the highest category score on one scale "
+                    "(review_at → 0.5, block_at → 0.75); ≥ 0.5 exactly when action is not allow",
+    )
     categories: dict[str, CategoryResult]
     reasons: list[str] = Field(default_factory=list)
     error: ErrorInfo | None = None

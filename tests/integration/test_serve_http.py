@@ -107,6 +107,7 @@ def test_moderations_speaks_the_openai_shapes(client):
     assert single["modpipe"]["categories"]["terrorism"]["action"] == "block"
     kitten, terror = client.post("/v1/moderations", json={"input": ["a kitten", TERROR]}).json()["results"]
     assert not kitten["flagged"] and terror["flagged"]
+    assert kitten["modpipe"]["score"] < 0.5 <= 0.75 <= terror["modpipe"]["score"]  # one number to rank by
     mm = out["results"][0]
     assert mm["category_applied_input_types"]["sexual"] == ["text", "image"]
     assert mm["category_applied_input_types"]["hate"] == ["text"]

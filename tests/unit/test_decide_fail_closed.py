@@ -1,4 +1,5 @@
-"""Fail closed: a scorer that is unavailable, crashes, or is missing never turns into an allow.
+"""Fail closed: a scorer that is unavailable, crashes, or is missing never turns into an allow;
+and the decision's overall `score` (one scale for every category) never contradicts its action.
 
 Uses scripted fake scorers registered in the registry — the same path real scorers take.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from hypothesis import given, settings, strategies as st
 from pydantic import BaseModel, ConfigDict
 
 from modpipe.pipeline import Pipeline
@@ -112,3 +114,53 @@ def test_every_decision_carries_policy_hash_and_model_ids():
     d = gate(lp)
     assert d.provenance.policy_hash == lp.hash
     assert d.provenance.models == {"a": "scripted@1", "b": "scripted@1"}
+
+
+# ---------------------------------------------------------------- the decision's overall score
+
+def two_categories(sexual: float, self_harm: float):
+    """Two categories with different thresholds, each fed by its own scripted scorer."""
+    return parse_policy(textwrap.dedent(f"""
+        version: 1
+        name: two
+        scorers:
+          s: {{type: scripted, params: {{value: {sexual}}}}}
+          h: {{type: scripted, params: {{value: {self_harm}}}}}
+        categories:
+          sexual: {{signals: [{{scorer: s, label: x}}], review_at: 0.5, block_at: 0.75}}
+          self_harm: {{signals: [{{scorer: h, label: x}}], review_at: 0.4, block_at: 0.8}}
+    """))
+
+
+@pytest.mark.parametrize(("sexual", "score"), [(0.0, 0.0), (0.25, 0.25), (0.5, 0.5), (0.625, 0.625),
+                                               (0.75, 0.75), (0.875, 0.875), (1.0, 1.0)])
+def test_score_puts_review_at_on_half_and_block_at_on_three_quarters(sexual, score):
+    assert gate(two_categories(sexual, 0.0)).score == pytest.approx(score, abs=1e-4)
+
+
+def test_score_ranks_categories_by_their_own_thresholds_not_their_raw_scores():
+    # the same raw 0.45 is over self_harm's review_at (0.4) and under sexual's (0.5)
+    flagged, allowed = gate(two_categories(0.0, 0.45)), gate(two_categories(0.45, 0.0))
+    assert (flagged.action, allowed.action) == ("review", "allow")
+    assert flagged.score > 0.5 > allowed.score
+
+
+def test_score_is_at_least_a_half_when_a_category_fails_closed():
+    d = gate(policy("value: 0.0", "crash: true"))
+    assert d.categories["cat"].score == 0.0 and d.action == "review" and d.score == 0.5
+    assert gate(policy("value: 0.0", "crash: true", on_unavailable="block")).score == 0.75
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(0, 1), st.floats(0, 1), st.floats(0, 1))
+def test_score_never_contradicts_the_action(value, review_at, span):
+    block_at = review_at + (1 - review_at) * span
+    d = Pipeline(parse_policy(textwrap.dedent(f"""
+        version: 1
+        name: random
+        scorers: {{a: {{type: scripted, params: {{value: {value!r}}}}}}}
+        categories:
+          cat: {{signals: [{{scorer: a, label: x}}], review_at: {review_at!r}, block_at: {block_at!r}}}
+    """)), Settings()).gate("anything")
+    assert (d.score >= 0.5) == (d.action != "allow")
+    assert (d.score >= 0.75) == (d.action == "block")

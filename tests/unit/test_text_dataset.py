@@ -99,7 +99,7 @@ def test_the_chat_proxy_reports_a_strict_and_a_scope_lenient_auprc() -> None:
     records = [rec(0, {"terrorism"}), rec(1, {"terrorism"}), rec(2, set()), rec(3, set())]
     scores = {"terrorism": np.array([0.9, 0.8, 0.1, 0.2], np.float32),
               "harassment": np.array([0.0, 0.0, 0.95, 0.0], np.float32)}  # record 2: an insult
-    policy = SimpleNamespace(categories={c: SimpleNamespace(review_at=0.5) for c in scores})
+    policy = SimpleNamespace(categories={c: SimpleNamespace(review_at=0.5, block_at=0.8) for c in scores})
     lines = report(records, scores, policy).splitlines()
     strict = next(line for line in lines if "chat-style proxy" in line)
     lenient = next(line for line in lines if "own categories only" in line)

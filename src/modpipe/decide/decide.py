@@ -9,12 +9,22 @@
 - an extractor (ASR, OCR) that failed on a video makes the categories its text feeds at least
   their `on_unavailable` action, with the reason stated;
 - the overall action is the strictest category action (block > review > allow); an input error
-  is `review` (never a silent allow).
+  is `review` (never a silent allow);
+- the overall `score` ranks decisions on one scale for a review queue or a precision-recall
+  curve: each category's score mapped piecewise-linearly so that its `review_at` lands on 0.5 and
+  its `block_at` on 0.75 (thresholds differ by category and audience, raw scores do not compare),
+  raised to 0.5 / 0.75 where the category's action is review / block whatever its score
+  (fail-closed), the highest over categories; an input error makes it at least 0.5. So
+  `score ≥ 0.5` exactly when the action is not allow, and `score ≥ 0.75` exactly when it blocks.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
 
 from modpipe.aggregate.temporal import Aggregated, aggregate, index_scores
 from modpipe.policy.schema import Category, Policy, Thresholds
@@ -57,6 +67,30 @@ def decide_category(
     )
 
 
+ACTION_FLOOR = {"allow": 0.0, "review": 0.5, "block": 0.75}
+
+
+def scale(score: ArrayLike, review_at: float, block_at: float) -> np.ndarray:
+    """Category scores on the common scale: 0 → 0, review_at → 0.5, block_at → 0.75, 1 → 1,
+    linear in between (also for arrays: `make eval-gate` ranks held-out texts with it)."""
+    s = np.asarray(score, dtype=np.float64)
+    below = 0.5 * s / max(review_at, 1e-12)
+    middle = 0.5 + 0.25 * (s - review_at) / max(block_at - review_at, 1e-12)
+    above = 0.75 + 0.25 * (s - block_at) / (1.0 - block_at) if block_at < 1.0 else np.full_like(s, 0.75)
+    return np.clip(np.where(s < review_at, below, np.where(s < block_at, middle, above)), 0.0, 1.0)
+
+
+def risk(res: CategoryResult) -> float:
+    """One category on the common scale, at least its action's floor (fail-closed reviews)."""
+    return max(float(scale(res.score, res.review_at, res.block_at)), ACTION_FLOOR[res.action])
+
+
+def overall_score(categories: dict[str, CategoryResult], error: bool = False) -> float:
+    score = max((risk(c) for c in categories.values()), default=0.0)
+    score = max(score, 0.5) if error else score
+    return math.floor(score * 1e4) / 1e4  # 4 places, rounded down: 0.49996 must not read as review
+
+
 def overall_action(categories: dict[str, CategoryResult], error: bool = False) -> str:
     action = max_action(*(c.action for c in categories.values()))
     return max_action(action, "review") if error else action
@@ -85,6 +119,7 @@ def decide(policy: Policy, provenance: Provenance, kind: str, scores: list[Score
         reasons.insert(0, f"input error ({error.type}): {error.message} → review")
     action = overall_action(categories, error=error is not None)
     return Decision(
-        kind=kind, action=action, categories=categories, reasons=reasons, error=error,
+        kind=kind, action=action, score=overall_score(categories, error=error is not None),
+        categories=categories, reasons=reasons, error=error,
         scorers=list(statuses.values()), audience=audience, provenance=provenance, **fields,
     )

@@ -84,6 +84,7 @@ def moderation_result(d: Decision, *, has_text: bool, has_images: bool,
         "category_applied_input_types": applied,
         "modpipe": {
             "action": d.action,
+            "score": d.score,
             "categories": {k: {"score": v.score, "action": v.action} for k, v in d.categories.items()},
             "reasons": d.reasons,
             "error": d.error.model_dump() if d.error else None,

@@ -11,8 +11,9 @@ over signals and variants). So each figure below is measured on a source the hea
 Prints, per category (on in-scope records only): precision and recall at the policy's
 `review_at`, AUPRC, recall at 1% and 2% FPR; then the gate-level figures at the policy's
 thresholds: unsafe T2V recall, benign T2V FPR, hard-negative FPR, jailbreak catch rate, and the
-binary AUPRC of the chat-style (social text) sources, ranked by every category (strict: a source's
-negatives are safe only for the categories it labels) and by those categories only (lenient).
+binary AUPRC of the chat-style (social text) sources, ranked as a Decision's `score` ranks (each
+category on one scale, `decide.scale`) by every category (strict: a source's negatives are safe
+only for the categories it labels) and by those categories only (lenient).
 Metrics come from scikit-learn.
 """
 
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from modpipe.decide.decide import scale
 from modpipe.text.dataset import (BENIGN_T2V, UNSAFE_T2V, Record, load_authored, load_records, name_swaps,
                                    public_figure_names, targets)
 from modpipe.text.train_heads import MAX_LENGTH, PER_SOURCE, embed, open_cache, train
@@ -208,7 +210,7 @@ def report(records: Sequence[Record], scores: dict[str, np.ndarray], policy) -> 
     worst_in_scope = np.zeros(len(records), np.float32)  # over the categories the record's source labels
     for c, p in scores.items():
         flagged |= p >= review[c]
-        norm = p / max(review[c], 1e-6) * 0.5  # review_at maps to 0.5
+        norm = scale(p, review[c], policy.categories[c].block_at)  # a Decision's `score`, per category
         worst = np.maximum(worst, norm)
         worst_in_scope = np.where([c in r.scope for r in records], np.maximum(worst_in_scope, norm), worst_in_scope)
     src = np.array([r.source for r in records])
