@@ -23,8 +23,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-from numpy.typing import ArrayLike
 
 from modpipe.aggregate.temporal import Aggregated, aggregate, index_scores
 from modpipe.policy.schema import Category, Policy, Thresholds
@@ -70,19 +68,22 @@ def decide_category(
 ACTION_FLOOR = {"allow": 0.0, "review": 0.5, "block": 0.75}
 
 
-def scale(score: ArrayLike, review_at: float, block_at: float) -> np.ndarray:
-    """Category scores on the common scale: 0 → 0, review_at → 0.5, block_at → 0.75, 1 → 1,
-    linear in between (also for arrays: `make eval-gate` ranks held-out texts with it)."""
-    s = np.asarray(score, dtype=np.float64)
-    below = 0.5 * s / max(review_at, 1e-12)
-    middle = 0.5 + 0.25 * (s - review_at) / max(block_at - review_at, 1e-12)
-    above = 0.75 + 0.25 * (s - block_at) / (1.0 - block_at) if block_at < 1.0 else np.full_like(s, 0.75)
-    return np.clip(np.where(s < review_at, below, np.where(s < block_at, middle, above)), 0.0, 1.0)
+def scale(score: float, review_at: float, block_at: float) -> float:
+    """A category score on the common scale: 0 → 0, review_at → 0.5, block_at → 0.75, 1 → 1,
+    linear in between (plain floats: it runs for every category of every decision; `make
+    eval-gate` maps arrays through `np.vectorize(scale)`)."""
+    if score < review_at:
+        mapped = 0.5 * score / review_at
+    elif score < block_at:
+        mapped = 0.5 + 0.25 * (score - review_at) / (block_at - review_at)
+    else:
+        mapped = 0.75 + 0.25 * (score - block_at) / (1.0 - block_at) if block_at < 1.0 else 0.75
+    return min(max(mapped, 0.0), 1.0)
 
 
 def risk(res: CategoryResult) -> float:
     """One category on the common scale, at least its action's floor (fail-closed reviews)."""
-    return max(float(scale(res.score, res.review_at, res.block_at)), ACTION_FLOOR[res.action])
+    return max(scale(res.score, res.review_at, res.block_at), ACTION_FLOOR[res.action])
 
 
 def overall_score(categories: dict[str, CategoryResult], error: bool = False) -> float:

@@ -210,7 +210,7 @@ def report(records: Sequence[Record], scores: dict[str, np.ndarray], policy) -> 
     worst_in_scope = np.zeros(len(records), np.float32)  # over the categories the record's source labels
     for c, p in scores.items():
         flagged |= p >= review[c]
-        norm = scale(p, review[c], policy.categories[c].block_at)  # a Decision's `score`, per category
+        norm = np.vectorize(scale)(p, review[c], policy.categories[c].block_at)  # as a Decision's `score`
         worst = np.maximum(worst, norm)
         worst_in_scope = np.where([c in r.scope for r in records], np.maximum(worst_in_scope, norm), worst_in_scope)
     src = np.array([r.source for r in records])
