@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-
 from modpipe.aggregate.temporal import Aggregated, aggregate, index_scores
 from modpipe.policy.schema import Category, Policy, Thresholds
 from modpipe.types import CategoryResult, Decision, ErrorInfo, Provenance, Score, ScorerStatus, max_action
@@ -65,7 +64,7 @@ def decide_category(
     )
 
 
-ACTION_FLOOR = {"allow": 0.0, "review": 0.5, "block": 0.75}
+ACTION_BAND = {"allow": (0.0, 0.4999), "review": (0.5, 0.7499), "block": (0.75, 1.0)}  # score's range per action
 
 
 def scale(score: float, review_at: float, block_at: float) -> float:
@@ -82,8 +81,10 @@ def scale(score: float, review_at: float, block_at: float) -> float:
 
 
 def risk(res: CategoryResult) -> float:
-    """One category on the common scale, at least its action's floor (fail-closed reviews)."""
-    return max(scale(res.score, res.review_at, res.block_at), ACTION_FLOOR[res.action])
+    """One category on the common scale, kept inside its action's band: a fail-closed review
+    lifts it to 0.5, and float rounding just under a threshold cannot carry it over."""
+    lo, hi = ACTION_BAND[res.action]
+    return min(max(scale(res.score, res.review_at, res.block_at), lo), hi)
 
 
 def overall_score(categories: dict[str, CategoryResult], error: bool = False) -> float:
