@@ -20,7 +20,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from modpipe.aggregate.temporal import Aggregated, aggregate, index_scores
@@ -89,8 +88,7 @@ def risk(res: CategoryResult) -> float:
 
 def overall_score(categories: dict[str, CategoryResult], error: bool = False) -> float:
     score = max((risk(c) for c in categories.values()), default=0.0)
-    score = max(score, 0.5) if error else score
-    return math.floor(score * 1e4) / 1e4  # 4 places, rounded down: 0.49996 must not read as review
+    return round(max(score, 0.5) if error else score, 4)  # the bands end at 0.4999 / 0.7499: rounding keeps them
 
 
 def overall_action(categories: dict[str, CategoryResult], error: bool = False) -> str:
