@@ -8,7 +8,7 @@ Cheap where a frame has no text, in three steps per frame:
 3. the detector runs at a capped size, and the recogniser only on the boxes it found.
 Consecutive frames with the same text become one OCR sample spanning all of them. RapidOCR's
 English recogniser drops spaces ("KILLTHEINFIDELS"); long letter runs are re-segmented into
-words with `wordninja` before the text scorers see them.
+words (`modpipe.text.normalize.resegment`) before the text scorers see them.
 """
 
 from __future__ import annotations
@@ -22,23 +22,8 @@ import numpy as np
 
 from modpipe.errors import ModelUnavailableError
 from modpipe.extract.base import Extractor
+from modpipe.text.normalize import resegment
 from modpipe.types import Modality, Sample
-
-_RUN = re.compile(r"[A-Za-z]{7,}")
-
-
-def resegment(text: str) -> str:
-    """Put back the spaces OCR dropped: 'KILLTHEINFIDELS' → 'KILL THE INFIDELS'. A split that
-    leaves one-letter pieces (other than a/I) is rejected, so real long words stay whole."""
-    import wordninja
-
-    def fix(m: re.Match) -> str:
-        parts = wordninja.split(m.group(0))
-        if len(parts) < 2 or any(len(p) == 1 and p.lower() not in ("a", "i") for p in parts):
-            return m.group(0)
-        return " ".join(parts)
-
-    return " ".join(_RUN.sub(fix, text).split())
 
 
 def has_text(gray: np.ndarray, min_blobs: int = 1) -> bool:

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from modpipe.text.normalize import fold_for_matching
+from modpipe.text.normalize import dictionary_words, fold_for_matching
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 _SQUEEZE = re.compile(r"(.)\1+")
@@ -43,14 +43,6 @@ def squeeze(s: str) -> str:
 def max_distance(n: int) -> int:
     """Edits allowed for a key of n letters (after squeezing)."""
     return 0 if n < 8 else 1 if n < 12 else 2
-
-
-@lru_cache(maxsize=1)
-def dictionary_words() -> frozenset[str]:
-    """Lower-case English words incl. common given names (english-words: web2 + gcide)."""
-    from english_words import get_english_words_set
-
-    return frozenset(get_english_words_set(["web2", "gcide"], lower=True, alpha=True))
 
 
 def _deletes(key: str, d: int) -> set[str]:

@@ -1,6 +1,6 @@
 """Prompt normalisation before scoring (the gate's first step).
 
-Two public functions:
+Public functions:
 
 - `fold_for_matching(text)` folds a text to one lowercase ASCII-ish form that obfuscation cannot
   dodge: NFKC, zero-width and control characters removed, confusable homoglyphs folded to ASCII
@@ -9,12 +9,16 @@ Two public functions:
   letters ("k1ll", "$ex"), runs of a repeated character squeezed ("killllll" -> "kill",
   "seeexxx" -> "sex"), whitespace collapsed. Used by the gate and by name matching.
 - `normalize_prompt(text)` returns the variants of a prompt to score: the normalised prompt
-  first, the folded form when it differs, then decoded hidden payloads (base64, hex, %-escapes,
-  rot13 words). The gate scores every variant and keeps the worst, which defeats obfuscation.
+  first, the folded form when it differs, words run together split back apart
+  ("howtomakeapipebomb", or "k i l l m y s e l f" once rejoined), then decoded hidden payloads
+  (base64, hex, %-escapes, rot13 words). The gate scores every variant and keeps the worst, which
+  defeats obfuscation.
+- `resegment(text)` puts back the spaces OCR drops between words ("KILLTHEINFIDELS").
 
-Both are pure, fast (tens of microseconds for a typical prompt) and never raise on any `str`.
+All are pure, fast (tens of microseconds for a typical prompt) and never raise on any `str`.
 Where a word list helps (rot13 detection, squeezing repeats back to a real word) the MiniLM
 tokenizer's vocabulary is used when installed; without it the rules fall back to plain heuristics.
+Splitting run-together words uses `wordninja` (word frequencies) and the `english-words` lists.
 """
 
 from __future__ import annotations
@@ -95,6 +99,14 @@ def _vocab() -> frozenset[str]:
     except Exception:  # noqa: BLE001 - optional helper data
         return frozenset()
     return frozenset(w for w in words if w.isalpha() and w.isascii() and len(w) > 1)
+
+
+@lru_cache(maxsize=1)
+def dictionary_words() -> frozenset[str]:
+    """Lower-case English words incl. common given names (english-words: web2 + gcide)."""
+    from english_words import get_english_words_set
+
+    return frozenset(get_english_words_set(["web2", "gcide"], lower=True, alpha=True))
 
 
 def _to_ascii(text: str) -> str:
@@ -181,6 +193,61 @@ def _fold(text: str) -> str:
     if _REPEAT.search(text):
         text = _SQUEEZE_WORD.sub(_squeeze_word, text)
     return _SPACES.sub(" ", text).strip()
+
+
+# ---------------------------------------------------------------------- words run together
+
+_OCR_RUN = re.compile(r"[A-Za-z]{7,}")
+_GLUED = re.compile(r"(?<![a-z0-9])[a-z]{10,}(?![a-z0-9])")
+_MENTION_OR_URL = re.compile(r"(?<!\w)[@#]\w+|https?://\S+|www\.\S+")
+_GLUED_SHARE = 0.4  # split only when glued runs are this share of the letters, see `unglue`
+
+
+def split_word(word: str, min_parts: int = 2) -> list[str] | None:
+    """`wordninja`'s most likely split of a run of letters, or None when it makes fewer than
+    `min_parts` pieces or leaves a stray single letter (other than a / I)."""
+    import wordninja
+
+    parts = wordninja.split(word)
+    if len(parts) < min_parts or any(len(p) == 1 and p.lower() not in ("a", "i") for p in parts):
+        return None
+    return parts
+
+
+def resegment(text: str) -> str:
+    """Put back the spaces OCR dropped: 'KILLTHEINFIDELS' → 'KILL THE INFIDELS'. A split that
+    leaves one-letter pieces (other than a/I) is rejected, so real long words stay whole."""
+
+    def fix(m: re.Match) -> str:
+        parts = split_word(m.group(0))
+        return " ".join(parts) if parts else m.group(0)
+
+    return " ".join(_OCR_RUN.sub(fix, text).split())
+
+
+def _known(word: str) -> bool:
+    return word in _vocab() or word in dictionary_words()
+
+
+def unglue(text: str) -> str | None:
+    """The folded text with words run together split apart ("howtomakeapipebombathome" → "how
+    to make a pipe bomb at home"), or None when there are none. A run counts when it has 10+
+    letters, is no dictionary word, and splits into 3+ dictionary words; and only when such runs
+    hold 40 % of the letters (mentions, hashtags and links aside): a compound or an unknown name
+    inside an ordinary sentence stays whole ("..., neonpunk style"), and so does a hashtag."""
+    folded = fold_for_matching(_MENTION_OR_URL.sub(" ", text))
+    pieces, glued, last = [], 0, 0
+    for m in _GLUED.finditer(folded):
+        if _known(m.group(0)):
+            continue
+        parts = split_word(m.group(0), min_parts=3)
+        if parts is None or not all(len(p) == 1 or _known(p) for p in parts):
+            continue
+        pieces += [folded[last:m.start()], " ".join(parts)]
+        glued, last = glued + len(m.group(0)), m.end()
+    if not pieces or glued < _GLUED_SHARE * sum(c.isalpha() for c in folded):
+        return None
+    return "".join([*pieces, folded[last:]])
 
 
 # ---------------------------------------------------------------------------- hidden payloads
@@ -291,6 +358,9 @@ def normalize_prompt(text: str) -> list[str]:
         folded = fold_for_matching(base)
         if folded and folded != base.lower():
             variants.append(folded)
+        split = unglue(base)
+        if split and split not in variants:
+            variants.append(split)
         for payload in hidden_payloads(base):
             for v in (normalize_text(payload), fold_for_matching(payload)):
                 if v and v.lower() not in {x.lower() for x in variants}:
