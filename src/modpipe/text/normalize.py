@@ -236,16 +236,20 @@ def unglue(text: str) -> str | None:
     hold 40 % of the letters (mentions, hashtags and links aside): a compound or an unknown name
     inside an ordinary sentence stays whole ("..., neonpunk style"), and so does a hashtag."""
     folded = fold_for_matching(_MENTION_OR_URL.sub(" ", text))
+    runs = [m for m in _GLUED.finditer(folded) if not _known(m.group(0))]
+    if not runs:
+        return None
+    letters = _GLUED_SHARE * sum(c.isalpha() for c in folded)
+    if sum(len(m.group(0)) for m in runs) < letters:  # cheap test before any splitting
+        return None
     pieces, glued, last = [], 0, 0
-    for m in _GLUED.finditer(folded):
-        if _known(m.group(0)):
-            continue
+    for m in runs:
         parts = split_word(m.group(0), min_parts=3)
         if parts is None or not all(len(p) == 1 or _known(p) for p in parts):
             continue
         pieces += [folded[last:m.start()], " ".join(parts)]
         glued, last = glued + len(m.group(0)), m.end()
-    if not pieces or glued < _GLUED_SHARE * sum(c.isalpha() for c in folded):
+    if not pieces or glued < letters:
         return None
     return "".join([*pieces, folded[last:]])
 
