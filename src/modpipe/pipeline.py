@@ -73,6 +73,8 @@ class Pipeline:
             models={n: s.model_id for n, s in self.scorers.items()},
         )
         self._models = models  # a preparer never loads ASR/OCR either
+        if models:
+            normalize.warm()
         self._consumed = self._consumed_modalities()
         self._extractors: tuple[dict, dict[str, ScorerStatus], Provenance] | None = None
         self._extractor_lock = threading.Lock()

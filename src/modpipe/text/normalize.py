@@ -351,6 +351,14 @@ def hidden_payloads(text: str) -> list[str]:
     return found
 
 
+def warm() -> None:
+    """Load the word lists and wordninja's model now (~0.2 s), so that no prompt waits for them."""
+    _vocab()
+    dictionary_words()
+    _fold_table()
+    split_word("warmup")
+
+
 def normalize_prompt(text: str) -> list[str]:
     """Variants of a prompt to score: normalised text first, then the folded form if it differs,
     then decoded hidden payloads. Never raises; always returns at least one string."""
