@@ -25,6 +25,7 @@ from modpipe.text.normalize import fold_for_matching, normalize_prompt
         ("k1ll th3 j3ws", "kill the jews"),            # leetspeak inside words
         ("$ex tape", "sex tape"),
         ("n4k3d g1rl", "naked girl"),
+        ("nice @ss", "nice ass"),
         ("k i l l the president", "kill the president"),  # spaced-out letters
         ("s.e.x", "sex"),
         ("k-i-l-l", "kill"),
@@ -39,9 +40,10 @@ def test_each_obfuscation_folds_to_plain_words(obfuscated: str, plain: str) -> N
 
 @pytest.mark.parametrize(
     "benign",
-    ["4k video of an mp4 in 3d, 2024", "I have $100 and 5 cats", "gpt4 and rot13 and h264"],
+    ["4k video of an mp4 in 3d, 2024", "I have $100 and 5 cats", "gpt4 and rot13 and h264",
+     "@sama rides a bike with @Bitterchick"],  # a cameo handle or mention is no "a" in leetspeak
 )
-def test_digits_that_are_not_leetspeak_stay(benign: str) -> None:
+def test_digits_and_mentions_that_are_not_leetspeak_stay(benign: str) -> None:
     assert fold_for_matching(benign) == benign.lower()
 
 

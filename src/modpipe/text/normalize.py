@@ -145,7 +145,10 @@ def _deleet_word(word: str) -> str:
                     and (before[-1].isalpha() or before[-1] in _LEET_TAIL)
                     and sum(x.isalpha() for x in before) >= 2)
         out.append(_LEET[c] if interior or leading or trailing else c)
-    return "".join(out)
+    folded = "".join(out)
+    if word[0] == "@" and folded[0] == "a" and not _known(folded.strip(string.punctuation)):
+        return word[0] + folded[1:]  # a mention ("@bitterchick"), not leetspeak ("@ss", "@nal")
+    return folded
 
 
 def _squeeze_word(match: re.Match[str]) -> str:
