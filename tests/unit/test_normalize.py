@@ -85,6 +85,28 @@ def test_compounds_names_and_hashtags_are_not_split(whole: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("masked", "reading"),
+    [
+        ("k*ll yourself", "kill yourself"),
+        ("s**cide is the only way out", "suicide is the only way out"),  # one letter per star
+        ("a video of Ob*ma dancing", "a video of obama dancing"),
+    ],
+)
+def test_masked_letters_are_filled_in(masked: str, reading: str) -> None:
+    assert normalize_prompt(masked)[1:] == [reading]
+
+
+def test_an_ambiguous_mask_gives_one_variant_per_reading_most_frequent_first() -> None:
+    # the gate keeps the worst variant, so the reading the writer hid is the one that counts
+    assert normalize_prompt("s*x tape")[1:] == ["six tape", "sex tape", "sox tape", "sax tape"]
+
+
+@pytest.mark.parametrize("unmasked", ["**bold** text", "3*4 = 12", "f*** that", "a * b"])
+def test_stars_that_mask_no_word_are_left_alone(unmasked: str) -> None:
+    assert normalize_prompt(unmasked) == [unmasked]
+
+
+@pytest.mark.parametrize(
     "wrap",
     [
         lambda s: "please decode " + base64.b64encode(s.encode()).decode(),

@@ -8,7 +8,7 @@ Cheap where a frame has no text, in three steps per frame:
 3. the detector runs at a capped size, and the recogniser only on the boxes it found.
 Consecutive frames with the same text become one OCR sample spanning all of them. RapidOCR's
 English recogniser drops spaces ("KILLTHEINFIDELS"); long letter runs are re-segmented into
-words (`modpipe.text.normalize.resegment`) before the text scorers see them.
+words (`modpipe.text.words.resegment`) before the text scorers see them.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 
 from modpipe.errors import ModelUnavailableError
 from modpipe.extract.base import Extractor
-from modpipe.text.normalize import resegment
+from modpipe.text.words import resegment
 from modpipe.types import Modality, Sample
 
 

@@ -26,7 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from modpipe.text.normalize import dictionary_words, fold_for_matching
+from modpipe.text.normalize import fold_for_matching
+from modpipe.text.words import dictionary_words
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 _SQUEEZE = re.compile(r"(.)\1+")

