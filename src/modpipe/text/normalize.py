@@ -11,8 +11,8 @@ Public functions:
 - `normalize_prompt(text)` returns the variants of a prompt to score: the normalised prompt
   first, the folded form when it differs, word-level repairs (`modpipe.text.words`: words run
   together split apart, letters masked with * filled in), then decoded hidden payloads (base64,
-  hex, %-escapes, rot13 words). The gate scores every variant and keeps the worst, which
-  defeats obfuscation.
+  hex, %-escapes, rot13 words, words spelt backwards, upside-down text). The gate scores every
+  variant and keeps the worst, which defeats obfuscation.
 
 Both are pure, fast (tens of microseconds for a typical prompt) and never raise on any `str`;
 `warm()` loads their word lists up front (the `Pipeline` calls it).
@@ -27,6 +27,7 @@ import binascii
 import re
 import string
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 from urllib.parse import unquote
 
@@ -228,35 +229,62 @@ _LETTERS = re.compile(r"[A-Za-z]+")
 _LETTERS2 = re.compile(r"[A-Za-z]{2,}")
 
 
-def _rot13_words(text: str) -> str | None:
-    """Rewrite the words that are gibberish but real words under rot13 ("xvyy" -> "kill")."""
+def _rot13(word: str) -> str:
+    return word.translate(_ROT13)
+
+
+def _reverse(word: str) -> str:
+    return word[::-1]
+
+
+def _unknown_words(text: str) -> list[str]:
+    """Words of 2+ letters that are not in the MiniLM vocabulary (none when it is missing)."""
     vocab = _vocab()
-    if not vocab:
+    return [w for w in _LETTERS2.findall(text) if w.lower() not in vocab] if vocab else []
+
+
+def _flip_words(text: str, flip: Callable[[str], str], unknown: list[str]) -> str | None:
+    """Rewrite the words that are gibberish but real words once flipped: rot13 ("xvyy" -> "kill")
+    or spelt backwards ("llik" -> "kill"); None unless at least two words and half the `unknown`
+    ones (`_unknown_words`) flip to real words."""
+    if len(unknown) < 2:
         return None
-    words = _LETTERS2.findall(text)
-    unknown = [w for w in words if w.lower() not in vocab]
-    flipped = {w for w in unknown if w.translate(_ROT13).lower() in vocab}
+    vocab = _vocab()
+    flipped = {w for w in unknown if flip(w).lower() in vocab}
     if len(flipped) < 2 or len(flipped) < 0.5 * len(unknown):
         return None
-    # once rot13 is evident, every word from the first to the last gibberish one flips when its
-    # rot13 is a word ("gb" -> "to"), and single letters too ("n" -> "a"), except "a" and "I"
+    # once the code is evident, every word from the first to the last gibberish one flips when
+    # its flip is a word ("gb" -> "to"), and single letters too ("n" -> "a"), except "a" and "I"
     spans = list(_LETTERS.finditer(text))
     hits = [i for i, m in enumerate(spans) if m.group(0) in flipped]
     out, last = [], 0
     for i, m in enumerate(spans):
         w = m.group(0)
         inside = hits[0] <= i <= hits[-1]
-        flip = w in flipped or (inside and (w.translate(_ROT13).lower() in vocab
-                                            or (len(w) == 1 and w not in "aAI")))
+        change = w in flipped or (inside and (flip(w).lower() in vocab
+                                              or (len(w) == 1 and w not in "aAI")))
         out.append(text[last:m.start()])
-        out.append(w.translate(_ROT13) if flip else w)
+        out.append(flip(w) if change else w)
         last = m.end()
     out.append(text[last:])
     return "".join(out)
 
 
+# upside-down text ("ǝɯoɥ ʇɐ qɯoq ɐ ǝʞɐɯ"): each letter turned, the whole line read backwards
+_TURNED = "ɐqɔpǝɟƃɥᴉɾʞlɯuodbɹsʇnʌʍxʎz∀ᗺƆᗡƎℲ⅁HIſꓘ˥WNOԀΌᴚS⊥∩ΛMX⅄Z¡¿˙'"
+_UPRIGHT = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!?.,"
+_UPSIDE_DOWN = str.maketrans(_TURNED[:len(_UPRIGHT)], _UPRIGHT)
+_ONLY_TURNED = frozenset("ɐɔǝɟƃɥᴉɾʞɯɹʇʌʍʎ∀ƆƎℲ⅁˥Ԁ⊥∩Λ⅄")
+
+
+def _upside_down(text: str) -> str | None:
+    if text.isascii() or sum(c in _ONLY_TURNED for c in text) < 3:
+        return None
+    return text.translate(_UPSIDE_DOWN)[::-1]
+
+
 def hidden_payloads(text: str) -> list[str]:
-    """Decoded base64 / hex / %-escaped / rot13 content hidden in `text`."""
+    """Decoded base64 / hex / %-escaped / rot13 / backwards / upside-down content in `text`."""
     found: list[str] = []
     for seg in _B64.findall(text):
         dec = _b64(seg)
@@ -270,9 +298,16 @@ def hidden_payloads(text: str) -> list[str]:
         dec = unquote(text)
         if dec != text:
             found.append(dec)
-    rot = _rot13_words(text)
+    unknown = _unknown_words(text)
+    rot = _flip_words(text, _rot13, unknown)
     if rot:
         found.append(rot)
+    backwards = _flip_words(text, _reverse, unknown)
+    if backwards:  # each word spelt backwards, or the whole text: read it both ways
+        found += [backwards, text[::-1]]
+    turned = _upside_down(text)
+    if turned:
+        found.append(turned)
     return found
 
 
