@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install system-deps demo test test-fast schema clean
 .PHONY: bench-batch bench-tune bench-serve bench-likeness bench-scan
-.PHONY: tune-encoder train-heads eval-gate bench-gate probe-gate probe-long
+.PHONY: tune-encoder train-heads eval-gate bench-gate probe-gate probe-long probe-obfuscation
 
 install: $(STAMP)
 
@@ -78,6 +78,10 @@ probe-gate: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --probe benchmarks/data/chat_probe.jsonl
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/minors_label.py
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/names_content.py --misses
+
+# the same prompts written twelve obfuscated ways (benchmarks/gate_obfuscation.py)
+probe-obfuscation: install
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_obfuscation.py
 
 # unsafe requests behind long harmless lead-ins, and long harmless texts (benchmarks/gate_long.py)
 probe-long: install
