@@ -14,7 +14,6 @@ words (`modpipe.text.words.resegment`) before the text scorers see them.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 from pathlib import Path
 

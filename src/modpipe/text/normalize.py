@@ -111,7 +111,6 @@ def _deleet_word(word: str) -> str:
     if letters < 2 or letters == len(word):
         return word
     out = []
-    n = len(word)
     for i, c in enumerate(word):
         if c.isalpha() or c not in _LEET:
             out.append(c)
@@ -273,7 +272,7 @@ def _flip_words(text: str, flip: Callable[[str], str], unknown: list[str]) -> st
 # upside-down text ("ǝɯoɥ ʇɐ qɯoq ɐ ǝʞɐɯ"): each letter turned, the whole line read backwards
 _TURNED = "ɐqɔpǝɟƃɥᴉɾʞlɯuodbɹsʇnʌʍxʎz∀ᗺƆᗡƎℲ⅁HIſꓘ˥WNOԀΌᴚS⊥∩ΛMX⅄Z¡¿˙'"
 _UPRIGHT = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!?.,"
-_UPSIDE_DOWN = str.maketrans(_TURNED[:len(_UPRIGHT)], _UPRIGHT)
+_UPSIDE_DOWN = str.maketrans(_TURNED, _UPRIGHT)
 _ONLY_TURNED = frozenset("ɐɔǝɟƃɥᴉɾʞɯɹʇʌʍʎ∀ƆƎℲ⅁˥Ԁ⊥∩Λ⅄")
 
 

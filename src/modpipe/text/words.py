@@ -56,7 +56,8 @@ def known(word: str) -> bool:
 
 
 def _word_cost() -> dict[str, float]:
-    """wordninja's cost per word (lower = more frequent in English Wikipedia)."""
+    """wordninja's cost per word (lower = more frequent in English Wikipedia), read from its
+    default model (wordninja 2 keeps it there; it has no public accessor)."""
     import wordninja
 
     return wordninja.DEFAULT_LANGUAGE_MODEL._wordcost
