@@ -76,6 +76,7 @@ bench-gate: install
 probe-gate: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --misses
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --probe benchmarks/data/chat_probe.jsonl
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --probe benchmarks/data/lang_probe.jsonl
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/minors_label.py
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/names_content.py --misses
 

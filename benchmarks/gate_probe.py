@@ -22,6 +22,11 @@ eighth and 53 (`"batch": 9`: chat-bot requests and forum posts) from the ninth, 
 of its batch held out by theme, for the chat-style side of the gate and the text a video scan
 reads.
 
+`benchmarks/data/lang_probe.jsonl` holds 375 video prompts in Spanish, French, German, Portuguese
+and Italian (75 each, one author per language: 38 ordinary, 12 look-alike safe, 25 unsafe across
+sexual, violence, self-harm, terrorism and hate), none trained on: the gate reads English only,
+and this measures what that costs (per language as well).
+
 Prints, per category the prompt resembles: recall on the unsafe ones (flagged = review or block)
 and the false-positive rate on the safe ones, at the policy's thresholds; then the binary AUPRC of
 the decisions' overall `score` (unsafe vs safe, threshold-free), for all and per batch; `--misses`
@@ -93,15 +98,17 @@ def main() -> int:
     worst = [d.score for d in decisions]  # each category on one scale, the highest (decide.scale)
     unsafe = [bool(r["unsafe"]) for r in rows]
     print(f"binary AUPRC (the decisions' score): {average_precision_score(unsafe, worst):.3f}")
-    batches = sorted({r.get("batch", 0) for r in rows})
-    for b in batches if len(batches) > 1 else ():  # sets written at different times, each alone
-        idx = [i for i, r in enumerate(rows) if r.get("batch", 0) == b]
-        flag = [decisions[i].action != "allow" for i in idx]
-        pos = [f for f, i in zip(flag, idx, strict=True) if unsafe[i]]
-        neg = [f for f, i in zip(flag, idx, strict=True) if not unsafe[i]]
-        print(f"  {'first set' if b == 0 else f'batch {b}'} ({len(idx)} texts): AUPRC "
-              f"{average_precision_score([unsafe[i] for i in idx], [worst[i] for i in idx]):.3f}, "
-              f"recall {sum(pos) / max(len(pos), 1):.3f}, safe FPR {sum(neg) / max(len(neg), 1):.3f}")
+    # sets written at different times (`batch`), or in different languages (`lang`), each alone
+    for key, name in (("batch", lambda b: "first set" if b == 0 else f"batch {b}"), ("lang", str)):
+        groups = sorted({r.get(key, 0) for r in rows})
+        for g in groups if len(groups) > 1 else ():
+            idx = [i for i, r in enumerate(rows) if r.get(key, 0) == g]
+            flag = [decisions[i].action != "allow" for i in idx]
+            pos = [f for f, i in zip(flag, idx, strict=True) if unsafe[i]]
+            neg = [f for f, i in zip(flag, idx, strict=True) if not unsafe[i]]
+            print(f"  {name(g)} ({len(idx)} texts): AUPRC "
+                  f"{average_precision_score([unsafe[i] for i in idx], [worst[i] for i in idx]):.3f}, "
+                  f"recall {sum(pos) / max(len(pos), 1):.3f}, safe FPR {sum(neg) / max(len(neg), 1):.3f}")
     if args.misses:
         print("\n".join(misses))
     pipeline.close()
