@@ -101,6 +101,11 @@ def test_an_ambiguous_mask_gives_one_variant_per_reading_most_frequent_first() -
     assert normalize_prompt("s*x tape")[1:] == ["six tape", "sex tape", "sox tape", "sax tape"]
 
 
+def test_work_per_prompt_is_bounded_the_first_eight_masked_words_are_filled() -> None:
+    # a prompt of thousands of masked words must not cost thousands of dictionary searches
+    assert normalize_prompt(" ".join(["k*ll"] * 10))[1:] == [" ".join(["kill"] * 8 + ["k*ll"] * 2)]
+
+
 @pytest.mark.parametrize("unmasked", ["**bold** text", "3*4 = 12", "f*** that", "a * b"])
 def test_stars_that_mask_no_word_are_left_alone(unmasked: str) -> None:
     assert normalize_prompt(unmasked) == [unmasked]
