@@ -250,8 +250,8 @@ def _flip_words(text: str, flip: Callable[[str], str], unknown: list[str]) -> st
         return None
     vocab = _vocab()
     flipped = {w for w in unknown if flip(w).lower() in vocab}
-    if len(flipped) < 2 or len(flipped) < 0.5 * len(unknown):
-        return None
+    if len(flipped) < 2 or sum(w in flipped for w in unknown) < 0.5 * len(unknown):
+        return None  # counted per occurrence, as `unknown` is: a repeated code word counts each time
     # once the code is evident, every word from the first to the last gibberish one flips when
     # its flip is a word ("gb" -> "to"), and single letters too ("n" -> "a"), except "a" and "I"
     spans = list(_LETTERS.finditer(text))
