@@ -64,6 +64,8 @@ def test_folded_form_is_an_extra_variant() -> None:
         ("I want to iwanttokillmyselftonight", "i want to i want to kill myself tonight"),
         ("k i l l m y s e l f t o n i g h t", "kill myself tonight"),  # rejoined, then split
         ("h0wt0m4k34b0mb", "how to make a bomb"),                     # leetspeak, then split
+        ("agunmanwalksthroughanofficeshootingcoworkers",                 # inflected words count
+         "a gunman walks through an office shooting coworkers"),
     ],
 )
 def test_words_run_together_are_split_into_an_extra_variant(glued: str, words: str) -> None:

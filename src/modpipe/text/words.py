@@ -59,6 +59,23 @@ def known(word: str) -> bool:
     return word in vocab() or word in dictionary_words()
 
 
+_SUFFIXES = ("s", "es", "ed", "ing", "er", "ers", "est", "ly")
+
+
+def known_form(word: str) -> bool:
+    """A dictionary word, or an inflection of one ("desks", "stomping", "chugging", "coolest"):
+    the word lists hold lemmas, and a run-together prompt is full of inflected words."""
+    if known(word):
+        return True
+    for suffix in _SUFFIXES:
+        stem = word[: -len(suffix)]
+        if word.endswith(suffix) and len(stem) >= 3:
+            doubled = stem[-1] == stem[-2]  # "chugg" -> "chug"
+            if known(stem) or known(stem + "e") or (doubled and known(stem[:-1])):
+                return True
+    return word.endswith(("ies", "ied")) and known(word[:-3] + "y")
+
+
 def _word_cost() -> dict[str, float]:
     """wordninja's cost per word (lower = more frequent in English Wikipedia), read from its
     default model (wordninja 2 keeps it there; it has no public accessor)."""
@@ -67,13 +84,13 @@ def _word_cost() -> dict[str, float]:
     return wordninja.DEFAULT_LANGUAGE_MODEL._wordcost
 
 
-def split_word(word: str, min_parts: int = 2) -> list[str] | None:
+def split_word(word: str, min_parts: int = 2, strays: int = 0) -> list[str] | None:
     """`wordninja`'s most likely split of a run of letters, or None when it makes fewer than
-    `min_parts` pieces or leaves a stray single letter (other than a / I)."""
+    `min_parts` pieces or leaves more than `strays` stray single letters (other than a / I)."""
     import wordninja
 
     parts = wordninja.split(word)
-    if len(parts) < min_parts or any(len(p) == 1 and p.lower() not in ("a", "i") for p in parts):
+    if len(parts) < min_parts or sum(len(p) == 1 and p.lower() not in ("a", "i") for p in parts) > strays:
         return None
     return parts
 
@@ -99,9 +116,10 @@ def resegment(text: str) -> str:
 def unglue(folded: str) -> str | None:
     """`folded` (lower case, see `normalize.fold_for_matching`) with words run together split
     apart, or None when there are none. A run counts when it has 10+ letters, is no dictionary
-    word, and splits into 3+ dictionary words; and only when such runs hold 40 % of the letters,
-    so a compound or an unknown name inside an ordinary sentence ("..., neonpunk style") stays
-    whole. Callers drop mentions, hashtags and links first (`MENTION_OR_URL`)."""
+    word, and splits into 3+ dictionary words or their inflections (`known_form`; one stray letter
+    allowed per 40 letters: "upbeat v log showing…"); and only when such runs hold 40 % of the
+    letters, so a compound or an unknown name inside an ordinary sentence ("..., neonpunk style")
+    stays whole. Callers drop mentions, hashtags and links first (`MENTION_OR_URL`)."""
     runs = [m for m in _GLUED.finditer(folded) if not known(m.group(0))]
     if not runs:
         return None
@@ -111,8 +129,8 @@ def unglue(folded: str) -> str | None:
         return None
     pieces, glued, last = [], 0, 0
     for m in runs:
-        parts = split_word(m.group(0), min_parts=3)
-        if parts is None or not all(len(p) == 1 or known(p) for p in parts):
+        parts = split_word(m.group(0), min_parts=3, strays=len(m.group(0)) // 40)
+        if parts is None or not all(len(p) == 1 or known_form(p) for p in parts):
             continue
         pieces += [folded[last:m.start()], " ".join(parts)]
         glued, last = glued + len(m.group(0)), m.end()
