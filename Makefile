@@ -20,11 +20,17 @@ $(STAMP): pyproject.toml
 	$(PIP) install --quiet -e '.[test]'
 	@touch $@
 
-# espeak-ng makes real speech for the test videos; installed with apt when missing (root only).
+# espeak-ng makes real speech for the test videos; Apertium translates prompts in Spanish, French,
+# Portuguese and Italian for the gate (modpipe.text.translate; without it they are scored as written).
+# Installed with apt when missing (root only).
+APERTIUM := apertium apertium-eng-spa apertium-fr-es apertium-es-pt apertium-spa-ita cg3
 system-deps:
 	@command -v espeak-ng >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; \
 	  else echo "espeak-ng missing: sudo apt-get install espeak-ng" >&2; exit 1; fi; }
+	@dpkg -s $(APERTIUM) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APERTIUM) >/dev/null; \
+	  else echo "Apertium missing (prompts in other languages are scored as written): sudo apt-get install $(APERTIUM)" >&2; fi; }
 
 demo: install
 	HF_HUB_OFFLINE=1 $(PY) -m modpipe.demo
@@ -73,7 +79,7 @@ bench-gate: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_bench.py
 
 # gate accuracy on prompts and chat texts nobody tuned on (benchmarks/data/gate_probe.jsonl, chat_probe.jsonl)
-probe-gate: install
+probe-gate: install system-deps
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --misses
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --probe benchmarks/data/chat_probe.jsonl
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --probe benchmarks/data/lang_probe.jsonl

@@ -30,7 +30,7 @@ from modpipe.resources import Resources, configure_threads
 from modpipe.scorers import get_scorer_class
 from modpipe.scorers.base import Scorer
 from modpipe.settings import Settings, get_settings
-from modpipe.text import normalize
+from modpipe.text import normalize, translate
 from modpipe.types import (
     Decision, ErrorInfo, Modality, Provenance, Sample, ScanInput, ScanTrace, Score, ScorerStatus,
 )
@@ -72,6 +72,12 @@ class Pipeline:
             models={n: s.model_id for n, s in self.scorers.items()},
         )
         self._models = models  # a preparer never loads ASR/OCR either
+        # prompts in other languages are translated for the English encoder, when a policy has one
+        self._translate = (models and self.settings.translate != "off" and translate.model_id() is not None
+                           and any(self.policy.scorers[n].type == "text_embedding" for n in self.scorers))
+        if self._translate:
+            self.provenance.models["translate"] = translate.model_id()
+            threading.Thread(target=translate.warm, name="modpipe-translate-warm", daemon=True).start()
         if models:
             normalize.warm()
         self._consumed = self._consumed_modalities()
@@ -198,25 +204,45 @@ class Pipeline:
 
     # ------------------------------------------------------------------ pre-generation gate
 
-    def gate_samples(self, prompt: str, images: Iterable[Any] = ()) -> list[Sample]:
-        """Validate and normalise a prompt (+ load reference images) into samples to score."""
+    def gate_samples(self, prompt: str, images: Iterable[Any] = (),
+                     reading: translate.Reading | None = None) -> list[Sample]:
+        """Validate and normalise a prompt (+ its English `reading` when it is in another
+        language, + reference images) into samples to score."""
+        self._check_prompt(prompt)
+        samples = [Sample(index=i, modality=Modality.PROMPT, text=v, meta=meta)
+                   for i, (v, meta) in enumerate(translate.variants(prompt, reading))]
+        for img in images:
+            samples.append(Sample(index=len(samples), modality=Modality.IMAGE, image=load_image(img)))
+        return samples
+
+    def _check_prompt(self, prompt: Any) -> None:
         if not isinstance(prompt, str):
             raise TextInputError(f"prompt must be a string, got {type(prompt).__name__}")
         if len(prompt) > self.settings.max_prompt_chars:
             raise InputTooLargeError(
                 f"prompt has {len(prompt)} characters; the limit is {self.settings.max_prompt_chars}"
             )
-        samples = [Sample(index=i, modality=Modality.PROMPT, text=v, meta={"variant": i})
-                   for i, v in enumerate(normalize.normalize_prompt(prompt))]
-        for img in images:
-            samples.append(Sample(index=len(samples), modality=Modality.IMAGE, image=load_image(img)))
-        return samples
+
+    def read_languages(self, prompts: Sequence[Any]) -> list[translate.Reading | None]:
+        """Each prompt's language and English translation (`modpipe.text.translate`); None for
+        English, for bad input, and for every prompt when no translator is installed."""
+        ok = [i for i, p in enumerate(prompts) if isinstance(p, str) and len(p) <= self.settings.max_prompt_chars]
+        out: list[translate.Reading | None] = [None] * len(prompts)
+        if self._translate and ok:
+            try:
+                for i, r in zip(ok, translate.read([prompts[i] for i in ok]), strict=True):
+                    out[i] = r if r is None or self.settings.translate == "read" else r.added()
+            except Exception as exc:  # noqa: BLE001 - the prompt is then scored as written
+                log.error("language reading failed (%s); prompts scored as written", type(exc).__name__)
+        return out
 
     def gate(self, prompt: str, user: str | None = None, audience: str | None = None,
              images: Iterable[Any] = (), id: str | None = None) -> Decision:
         t0 = time.perf_counter()
         self._check_audience(audience)
-        samples = self.gate_samples(prompt, images)
+        self._check_prompt(prompt)
+        reading = self.read_languages([prompt])[0]
+        samples = self.gate_samples(prompt, images, reading)
         t1 = time.perf_counter()
         scores, statuses = self.score_samples(samples)
         scores = self.apply_consent(scores, user)
@@ -224,6 +250,7 @@ class Pipeline:
         d = self.decide("gate", scores, statuses, audience, id=id, user=user,
                         timings={"normalize": round(t1 - t0, 5), "score": round(t2 - t1, 5),
                                  "total": round(time.perf_counter() - t0, 5)})
+        d = _with_reading(d, reading)
         log.info("gate id=%s action=%s policy=%s", id, d.action, self.loaded.hash[:19])
         return d
 
@@ -235,10 +262,11 @@ class Pipeline:
         t0 = time.perf_counter()
         spans: list[tuple[int, int] | ErrorInfo] = []
         samples: list[Sample] = []
-        for req in requests:
+        readings = self.read_languages([req.get("text") for req in requests])  # one call per language
+        for req, reading in zip(requests, readings, strict=True):
             try:
                 self._check_audience(req.get("audience"))
-                mine = self.gate_samples(req.get("text"), req.get("images", ()))
+                mine = self.gate_samples(req.get("text"), req.get("images", ()), reading)
             except ModpipeError as exc:
                 spans.append(ErrorInfo(type=type(exc).__name__, message=str(exc)))
                 continue
@@ -256,13 +284,13 @@ class Pipeline:
             per_request.setdefault(starts[bisect.bisect_right(starts, sc.sample) - 1], []).append(sc)
         elapsed = round(time.perf_counter() - t0, 5)
         out: list[Decision] = []
-        for req, sp in zip(requests, spans, strict=True):
+        for req, sp, reading in zip(requests, spans, readings, strict=True):
             common = {"id": req.get("id"), "user": req.get("user"), "timings": {"batch_total": elapsed}}
             if isinstance(sp, ErrorInfo):
                 out.append(self.decide("gate", [], dict(self.unavailable), None, error=sp, **common))
                 continue
             mine = self.apply_consent(per_request.get(sp[0], []), req.get("user"))
-            out.append(self.decide("gate", mine, statuses, req.get("audience"), **common))
+            out.append(_with_reading(self.decide("gate", mine, statuses, req.get("audience"), **common), reading))
         return out
 
     # ------------------------------------------------------------------ post-generation scan
@@ -337,3 +365,10 @@ def _checked(has_audio: bool, extractors: dict) -> list[str]:
     """What a scan looked at: frames always; speech and on-screen text when extracted."""
     return ["frames", *(["on-screen text"] if "ocr" in extractors else []),
             *(["speech"] if has_audio and "asr" in extractors else [])]
+
+
+def _with_reading(d: Decision, reading: translate.Reading | None) -> Decision:
+    """A prompt in another language: the decision says how it was read."""
+    if reading is None:
+        return d
+    return d.model_copy(update={"reasons": [*d.reasons, translate.reason(reading)]})

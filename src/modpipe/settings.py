@@ -42,6 +42,13 @@ class Settings(BaseSettings):
         "MiniLM; the shipped heads are trained for them, so turning this off makes the text scorer "
         "report its heads unavailable"
     )
+    translate: Literal["read", "add", "off"] = Field(
+        "read", description="prompts in other languages (modpipe.text.translate: lingua finds the language, "
+        "Apertium translates Spanish, French, Portuguese and Italian): `read` the English translation "
+        "instead of the prompt when the language is clear and the translator knew most words; `add` it "
+        "as one more variant, the worst counts (flags nearly every such prompt, as the English models "
+        "cannot read the original); `off`. Without Apertium installed they are scored as written"
+    )
     ray_address: str | None = None
     max_prompt_chars: int = Field(8_000, ge=1)
     max_upload_bytes: int = Field(200 * 1024 * 1024, ge=1)

@@ -323,6 +323,9 @@ class TextEmbeddingScorer(Scorer):
         return out
 
     def score(self, samples: Sequence[Sample]) -> list[Score]:
+        # a prompt read through its English translation (`modpipe.text.translate`): the encoder
+        # reads the translation, not the words as written, which it cannot read
+        samples = [s for s in samples if "as_written" not in s.meta]
         if not samples:
             return []
         windows = self.encoder.encode_windows([s.text or "" for s in samples])

@@ -1,0 +1,220 @@
+"""Prompts in other languages, read in English.
+
+The gate's encoder and every text it was trained on are English: a prompt in Spanish was flagged
+whatever it said ("un gato durmiendo en el sofá" blocked as sexual). This module finds a
+prompt's language and, where a translator is installed, puts it into English for the encoder:
+
+- `looks_english(text)`: the cheap first test (most words are English words), so that an
+  English prompt never pays for the rest;
+- language identification with `lingua` (`lingua-language-detector`), over a fixed set of
+  languages so that a short prompt is not read as a rare one;
+- rule-based machine translation with Apertium (Debian packages, see the README's set-up):
+  Spanish → English directly, French, Portuguese and Italian through Spanish. German and every
+  other language have no translator here and are scored as written, as before.
+
+`read(texts)` returns one `Reading` per text (None for English). A reading `replaces` the
+prompt as written for the encoder only when the language is clear and the translator knew most
+words; otherwise the translation is one more variant and the prompt as written is still scored
+(the worst counts). The lexicon and the name matcher always read the prompt as written.
+A missing or failing translator never drops a prompt: it is scored as written, as without this
+module. Translation runs as one `apertium` process per step for a whole batch (~0.1–0.2 s).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import logging
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from modpipe.text import words
+
+log = logging.getLogger(__name__)
+
+# Apertium modes from each language to English (Debian: apertium-eng-spa, -fr-es, -es-pt, -spa-ita)
+CHAINS: dict[str, tuple[str, ...]] = {
+    "es": ("spa-eng",),
+    "fr": ("fr-es", "spa-eng"),
+    "pt": ("pt-es", "spa-eng"),
+    "it": ("ita-spa", "spa-eng"),
+}
+# the languages told apart (ISO 639-1): English, the translated ones, and others a prompt is often
+# written in, so that it is not taken for one of the first (lingua's high-accuracy models, ~400 MB)
+LANGUAGES = ("en", "es", "fr", "pt", "it", "de", "nl", "ca", "ro", "pl", "tr", "id", "sv",
+             "ar", "ru", "zh", "ja", "ko", "hi")
+ENGLISH_SHARE = 0.8     # at least this share of words are English words: English, nothing to do
+CONFIDENT = 0.5         # lingua's confidence in the language for the translation to replace the prompt
+MAX_UNKNOWN = 0.4       # ... and at most this share of words unknown to the translator
+TIMEOUT_S = 10.0
+
+_WORD = re.compile(r"[^\W\d_]+")
+_MARKED = re.compile(r"(?<!\S)[*#@]+(?=\S)")
+
+
+@dataclass(frozen=True)
+class Reading:
+    lang: str                # the prompt's language (ISO 639-1)
+    confidence: float        # the language identifier's confidence in it
+    text: str | None = None  # the English translation; None when no translator reads `lang`
+    unknown: float = 0.0     # share of the translation's words the translator did not know
+    may_replace: bool = True  # False: the translation is only ever added (settings.translate="add")
+
+    @property
+    def replaces(self) -> bool:
+        """The encoder reads the translation instead of the prompt as written."""
+        return (self.may_replace and self.text is not None and self.confidence >= CONFIDENT
+                and self.unknown <= MAX_UNKNOWN)
+
+    def added(self) -> Reading:
+        return replace(self, may_replace=False)
+
+
+def looks_english(text: str) -> bool:
+    found = _WORD.findall(text.lower())
+    if not found:
+        return True
+    english = sum(w in words.vocab() or w in words.dictionary_words() for w in found)
+    return english >= ENGLISH_SHARE * len(found)
+
+
+_build_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _detector():
+    with _build_lock:  # `warm` may be building it in a thread: build once, wait for it
+        return _build_detector()
+
+
+def _build_detector():
+    if not has_detector():
+        log.warning("lingua-language-detector is not installed: prompts in other languages are scored as written")
+        return None
+    from lingua import IsoCode639_1, LanguageDetectorBuilder
+
+    codes = [getattr(IsoCode639_1, c.upper()) for c in LANGUAGES]
+    return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).with_preloaded_language_models().build()
+
+
+def has_detector() -> bool:
+    return importlib.util.find_spec("lingua") is not None
+
+
+@lru_cache(maxsize=1)
+def installed_modes() -> frozenset[str]:
+    """The Apertium modes this machine has (`apertium -l`); empty when Apertium is missing."""
+    if shutil.which("apertium") is None:
+        return frozenset()
+    try:
+        out = subprocess.run(["apertium", "-l"], capture_output=True, text=True, timeout=TIMEOUT_S).stdout
+    except (OSError, subprocess.SubprocessError):
+        return frozenset()
+    return frozenset(out.split())
+
+
+def translatable() -> list[str]:
+    """Languages this machine can translate to English."""
+    return [lang for lang, chain in CHAINS.items() if set(chain) <= installed_modes()]
+
+
+def model_id() -> str | None:
+    """What reads other languages, for the decision's provenance (None: nothing does)."""
+    langs = translatable()
+    if not has_detector() or not langs:
+        return None
+    return (f"lingua-language-detector {importlib.metadata.version('lingua-language-detector')} + "
+            f"apertium ({', '.join(langs)} → en)")
+
+
+def warm() -> None:
+    """Load the language models (~1 s, ~400 MB) and list the translators now, not on the first
+    foreign prompt (the `Pipeline` calls it in a thread)."""
+    installed_modes()
+    _detector()
+
+
+def detect(text: str) -> tuple[str, float] | None:
+    """The text's language and lingua's confidence in it; None when it looks English."""
+    detector = _detector()
+    if detector is None or looks_english(text):
+        return None
+    values = detector.compute_language_confidence_values(text)
+    if not values:
+        return None
+    best = values[0]
+    lang = best.language.iso_code_639_1.name.lower()
+    return None if lang == "en" else (lang, float(best.value))
+
+
+def translate(texts: Sequence[str], lang: str) -> list[tuple[str, float]]:
+    """English translations of `texts` (one language) with each one's share of unknown words.
+    Raises `RuntimeError` when the translator fails; the caller scores the texts as written."""
+    batch = "\n".join(" ".join(t.split()) for t in texts) + "\n"
+    for mode in CHAINS[lang]:
+        done = subprocess.run(["apertium", mode], input=batch, capture_output=True, text=True,
+                              timeout=TIMEOUT_S)
+        if done.returncode != 0:
+            raise RuntimeError(f"apertium {mode} exited {done.returncode}")
+        batch = done.stdout
+    lines = batch.split("\n")[: len(texts)]
+    if len(lines) != len(texts):
+        raise RuntimeError(f"apertium returned {len(lines)} lines for {len(texts)}")
+    out = []
+    for line in lines:
+        tokens = line.split()
+        unknown = sum(t[0] in "*#@" for t in tokens) / len(tokens) if tokens else 1.0
+        out.append((" ".join(_MARKED.sub("", line).split()), unknown))
+    return out
+
+
+def read(texts: Sequence[str]) -> list[Reading | None]:
+    """One reading per text: None for English (or when no language model is installed); the
+    language alone when it has no translator here or the translator failed; else the English."""
+    found = [None if not isinstance(t, str) else detect(t) for t in texts]
+    readings: list[Reading | None] = [Reading(*f) if f else None for f in found]
+    can = set(translatable())
+    for lang in {f[0] for f in found if f and f[0] in can}:
+        idx = [i for i, f in enumerate(found) if f and f[0] == lang]
+        try:
+            english = translate([texts[i] for i in idx], lang)
+        except (OSError, subprocess.SubprocessError, RuntimeError) as exc:
+            log.error("translation %s -> en failed (%s); scored as written", lang, type(exc).__name__)
+            continue
+        for i, (text, unknown) in zip(idx, english, strict=True):
+            if text:
+                readings[i] = Reading(found[i][0], found[i][1], text, unknown)
+    return readings
+
+
+def variants(prompt: str, reading: Reading | None) -> list[tuple[str, dict]]:
+    """What the gate scores for a prompt: its normalised variants (`normalize_prompt`), then the
+    translation's; each with its sample meta. When the translation replaces the prompt, the
+    variants as written carry `as_written` (the encoder skips them; lexicon and names read them)."""
+    from modpipe.text.normalize import normalize_prompt
+
+    out = [(v, {"variant": i}) for i, v in enumerate(normalize_prompt(prompt))]
+    if reading is None or reading.text is None:
+        return out
+    if reading.replaces:
+        for _, meta in out:
+            meta["as_written"] = reading.lang
+    return out + [(v, {"variant": len(out) + k, "translated_from": reading.lang})
+                  for k, v in enumerate(normalize_prompt(reading.text))]
+
+
+def reason(reading: Reading | None) -> str | None:
+    """The decision's line on how a prompt in another language was read (None: English)."""
+    if reading is None:
+        return None
+    lang = f"prompt in {reading.lang} (language confidence {reading.confidence:.2f})"
+    if reading.text is None:
+        return f"{lang}: not translated (no translator for it here, or it failed), scored as written"
+    how = (f"read through a machine translation to English, {reading.unknown:.0%} of its words unknown "
+           "to the translator")
+    return f"{lang}: {how}" if reading.replaces else f"{lang}: scored as written and {how}; the worst counts"
