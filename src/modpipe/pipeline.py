@@ -73,10 +73,11 @@ class Pipeline:
         )
         self._models = models  # a preparer never loads ASR/OCR either
         # prompts in other languages are translated for the English encoder, when a policy has one
-        self._translate = (models and self.settings.translate != "off" and translate.model_id() is not None
-                           and any(self.policy.scorers[n].type == "text_embedding" for n in self.scorers))
+        translator = translate.model_id() if models and self.settings.translate != "off" else None
+        self._translate = translator is not None and any(
+            self.policy.scorers[n].type == "text_embedding" for n in self.scorers)
         if self._translate:
-            self.provenance.models["translate"] = translate.model_id()
+            self.provenance.models["translate"] = translator
             threading.Thread(target=translate.warm, name="modpipe-translate-warm", daemon=True).start()
         if models:
             normalize.warm()
@@ -240,8 +241,7 @@ class Pipeline:
              images: Iterable[Any] = (), id: str | None = None) -> Decision:
         t0 = time.perf_counter()
         self._check_audience(audience)
-        self._check_prompt(prompt)
-        reading = self.read_languages([prompt])[0]
+        reading = self.read_languages([prompt])[0]  # None for bad input: gate_samples raises
         samples = self.gate_samples(prompt, images, reading)
         t1 = time.perf_counter()
         scores, statuses = self.score_samples(samples)
