@@ -7,12 +7,13 @@ whatever it said. Needs the Debian packages that `make test` installs (`make sys
 
 from __future__ import annotations
 
-import subprocess
+import os
+import signal
 
 import pytest
 
 from modpipe.pipeline import Pipeline
-from modpipe.text import translate
+from modpipe.text import apertium, translate
 
 pytestmark = pytest.mark.skipif(
     not translate.has_detector() or set(translate.translatable()) != set(translate.CHAINS),
@@ -84,9 +85,10 @@ def test_english_prompts_never_reach_the_translator(pipeline, monkeypatch) -> No
     def refuse(*args, **kwargs):  # noqa: ANN002, ANN003
         raise AssertionError("an English prompt was sent to Apertium")
 
-    monkeypatch.setattr(translate.subprocess, "run", refuse)
+    monkeypatch.setattr(apertium.Chain, "translate", refuse)
     for prompt in ("kill the lights and turn up the music", "a cat sleeping on a sofa in the morning sun",
-                   "A portrait of Avril Lavigne"):
+                   "A portrait of Oprah Winfrey giving a speech", "Pedro Pascal eating tacos at a street market"):
+        assert translate.read([prompt]) == [None], prompt
         d = pipeline.gate(prompt)
         assert not any(r.startswith("prompt in ") for r in d.reasons), prompt
 
@@ -97,14 +99,38 @@ def test_gate_many_translates_each_language_once_and_matches_gate(pipeline, monk
                "un chat qui dort sur le canapé, lumière du matin"]
     one_by_one = [pipeline.gate(p) for p in prompts]
     calls: list[str] = []
-    run = subprocess.run
+    run = apertium.Chain.translate
 
-    def counting(cmd, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
-        calls.append(cmd[1])
-        return run(cmd, *args, **kwargs)
+    def counting(chain, texts):  # noqa: ANN001
+        calls.append(chain.mode)
+        return run(chain, texts)
 
-    monkeypatch.setattr(translate.subprocess, "run", counting)
+    monkeypatch.setattr(apertium.Chain, "translate", counting)
     batch = pipeline.gate_many([{"text": p} for p in prompts])
-    assert sorted(calls) == ["fr-es", "spa-eng", "spa-eng"]  # es: one step; fr: through Spanish
+    assert sorted(calls) == ["fr-es", "spa-eng", "spa-eng"]  # one call per language and step; fr through Spanish
     assert [d.action for d in batch] == [d.action for d in one_by_one]
     assert [round(d.score, 4) for d in batch] == [round(d.score, 4) for d in one_by_one]
+
+
+def test_a_batch_translates_each_prompt_on_its_own() -> None:
+    """Prompts translated together come back as each alone would: no word crosses into the next
+    prompt, and Apertium's reserved characters (`[ ] ^ $ / @ < > { } \\`) pass through."""
+    texts = ["Nieve cayendo sobre un pueblo con luces en los balcones", "Terrorista en un mercado",
+             "un gato [dormido] en el sofá.", "precio: 5$ / noche <oferta> ^_^", "", "hola"]
+    together = translate.translate(texts, "es")
+    assert together == [translate.translate([t], "es")[0] for t in texts]
+    assert together[0][0].lower().endswith("balconies") and together[1][0].lower().startswith("terrorist")
+    assert "[" in together[2][0] and "<" in together[3][0] and together[4] == ("", 1.0)
+
+
+def test_a_stalled_translator_is_stopped_and_started_again(monkeypatch) -> None:
+    """Apertium runs as standing processes; one that stops answering is killed after `TIMEOUT_S`
+    (the prompt is then scored as written) and the next prompt starts it afresh."""
+    chain = apertium.Chain("spa-eng")
+    assert chain.translate(["un perro"]) == ["A dog"]
+    monkeypatch.setattr(apertium, "TIMEOUT_S", 0.5)
+    os.killpg(chain._proc.pid, signal.SIGSTOP)  # frozen, as a hung process would be
+    with pytest.raises(RuntimeError, match="did not answer"):
+        chain.translate(["un gato"])
+    assert chain.translate(["un gato"]) == ["A cat"]
+    chain.stop()

@@ -17,7 +17,7 @@ prompt as written for the encoder only when the language is clear and the transl
 words; otherwise the translation is one more variant and the prompt as written is still scored
 (the worst counts). The lexicon and the name matcher always read the prompt as written.
 A missing or failing translator never drops a prompt: it is scored as written, as without this
-module. Translation runs as one `apertium` process per step for a whole batch (~0.1–0.2 s).
+module. Each language's Apertium chain keeps running (`modpipe.text.apertium`): ~1 ms a prompt.
 """
 
 from __future__ import annotations
@@ -26,14 +26,13 @@ import importlib.metadata
 import importlib.util
 import logging
 import re
-import shutil
 import subprocess
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from modpipe.text import words
+from modpipe.text import apertium, words
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +50,6 @@ LANGUAGES = ("en", "es", "fr", "pt", "it", "de", "nl", "ca", "ro", "pl", "tr", "
 ENGLISH_SHARE = 0.8     # at least this share of words are English words: English, nothing to do
 CONFIDENT = 0.5         # lingua's confidence in the language for the translation to replace the prompt
 MAX_UNKNOWN = 0.4       # ... and at most this share of words unknown to the translator
-TIMEOUT_S = 10.0
 
 _WORD = re.compile(r"[^\W\d_]+")
 _MARKED = re.compile(r"(?<!\S)[*#@]+(?=\S)")
@@ -106,21 +104,9 @@ def has_detector() -> bool:
     return importlib.util.find_spec("lingua") is not None
 
 
-@lru_cache(maxsize=1)
-def installed_modes() -> frozenset[str]:
-    """The Apertium modes this machine has (`apertium -l`); empty when Apertium is missing."""
-    if shutil.which("apertium") is None:
-        return frozenset()
-    try:
-        out = subprocess.run(["apertium", "-l"], capture_output=True, text=True, timeout=TIMEOUT_S).stdout
-    except (OSError, subprocess.SubprocessError):
-        return frozenset()
-    return frozenset(out.split())
-
-
 def translatable() -> list[str]:
     """Languages this machine can translate to English."""
-    return [lang for lang, chain in CHAINS.items() if set(chain) <= installed_modes()]
+    return [lang for lang, chain in CHAINS.items() if set(chain) <= apertium.installed_modes()]
 
 
 def model_id() -> str | None:
@@ -135,7 +121,7 @@ def model_id() -> str | None:
 def warm() -> None:
     """Load the language models (~1 s, ~400 MB) and list the translators now, not on the first
     foreign prompt (the `Pipeline` calls it in a thread)."""
-    installed_modes()
+    apertium.installed_modes()
     _detector()
 
 
@@ -152,25 +138,21 @@ def detect(text: str) -> tuple[str, float] | None:
     return None if lang == "en" else (lang, float(best.value))
 
 
+_chains: dict[str, apertium.Chain] = {}  # mode → its running chain (spa-eng serves four languages)
+
+
 def translate(texts: Sequence[str], lang: str) -> list[tuple[str, float]]:
     """English translations of `texts` (one language) with each one's share of unknown words.
     Raises `RuntimeError` when the translator fails; the caller scores the texts as written."""
-    batch = "\n".join(" ".join(t.split()) for t in texts) + "\n"
-    for mode in CHAINS[lang]:
-        done = subprocess.run(["apertium", mode], input=batch, capture_output=True, text=True,
-                              timeout=TIMEOUT_S)
-        if done.returncode != 0:
-            raise RuntimeError(f"apertium {mode} exited {done.returncode}")
-        batch = done.stdout
-    lines = batch.split("\n")[: len(texts)]
-    if len(lines) != len(texts):
-        raise RuntimeError(f"apertium returned {len(lines)} lines for {len(texts)}")
-    out = []
-    for line in lines:
+    out = list(texts)
+    for mode in CHAINS[lang]:  # the words one step does not know pass on marked, as `apertium` does
+        out = _chains.setdefault(mode, apertium.Chain(mode)).translate(out)
+    readings = []
+    for line in out:
         tokens = line.split()
         unknown = sum(t[0] in "*#@" for t in tokens) / len(tokens) if tokens else 1.0
-        out.append((" ".join(_MARKED.sub("", line).split()), unknown))
-    return out
+        readings.append((" ".join(_MARKED.sub("", line).split()), unknown))
+    return readings
 
 
 def read(texts: Sequence[str]) -> list[Reading | None]:
