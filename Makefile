@@ -21,9 +21,10 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 # espeak-ng makes real speech for the test videos; Apertium translates prompts in Spanish, French,
-# Portuguese and Italian for the gate (modpipe.text.translate; without it they are scored as written).
+# Portuguese, Italian, Catalan and Romanian for the gate (modpipe.text.translate; without it they
+# are scored as written).
 # Installed with apt when missing (root only).
-APERTIUM := apertium apertium-eng-spa apertium-fr-es apertium-es-pt apertium-spa-ita cg3
+APERTIUM := apertium apertium-eng-spa apertium-fr-es apertium-es-pt apertium-spa-ita apertium-eng-cat apertium-es-ro cg3
 system-deps:
 	@command -v espeak-ng >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; \

@@ -22,10 +22,12 @@ eighth and 53 (`"batch": 9`: chat-bot requests and forum posts) from the ninth, 
 of its batch held out by theme, for the chat-style side of the gate and the text a video scan
 reads.
 
-`benchmarks/data/lang_probe.jsonl` holds 375 video prompts in Spanish, French, German, Portuguese
-and Italian (75 each, one author per language: 38 ordinary, 12 look-alike safe, 25 unsafe across
-sexual, violence, self-harm, terrorism and hate), none trained on: the gate reads English only,
-and this measures what that costs (per language as well).
+`benchmarks/data/lang_probe.jsonl` holds 495 video prompts: 375 in Spanish, French, German,
+Portuguese and Italian (75 each, one author per language: 38 ordinary, 12 look-alike safe, 25
+unsafe across sexual, violence, self-harm, terrorism and hate) and 120 in Catalan and Romanian
+(60 each, one author: 26 ordinary, 12 look-alike safe, 22 unsafe), none trained on: the gate's
+models read English only, and this measures how well it reads these languages through their
+translation (per language as well).
 
 Prints, per category the prompt resembles: recall on the unsafe ones (flagged = review or block)
 and the false-positive rate on the safe ones, at the policy's thresholds; then the binary AUPRC of

@@ -9,8 +9,9 @@ prompt's language and, where a translator is installed, puts it into English for
 - language identification with `lingua` (`lingua-language-detector`), over a fixed set of
   languages so that a short prompt is not read as a rare one;
 - rule-based machine translation with Apertium (Debian packages, see the README's set-up):
-  Spanish → English directly, French, Portuguese and Italian through Spanish. German and every
-  other language have no translator here and are scored as written, as before.
+  Spanish and Catalan → English directly; French, Portuguese, Italian and Romanian through
+  Spanish. German and every other language have no translator here and are scored as written,
+  as before.
 
 `read(texts)` returns one `Reading` per text (None for English). A reading `replaces` the
 prompt as written for the encoder only when the language is clear and the translator knew most
@@ -36,12 +37,15 @@ from modpipe.text import apertium, words
 
 log = logging.getLogger(__name__)
 
-# Apertium modes from each language to English (Debian: apertium-eng-spa, -fr-es, -es-pt, -spa-ita)
+# Apertium modes from each language to English (Debian: apertium-eng-spa, -fr-es, -es-pt,
+# -spa-ita, -eng-cat, -es-ro)
 CHAINS: dict[str, tuple[str, ...]] = {
     "es": ("spa-eng",),
     "fr": ("fr-es", "spa-eng"),
     "pt": ("pt-es", "spa-eng"),
     "it": ("ita-spa", "spa-eng"),
+    "ca": ("cat-eng",),
+    "ro": ("ro-es", "spa-eng"),
 }
 # the languages told apart (ISO 639-1): English, the translated ones, and others a prompt is often
 # written in, so that it is not taken for one of the first (lingua's high-accuracy models, ~400 MB)
