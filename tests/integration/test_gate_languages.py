@@ -2,8 +2,7 @@
 gate's English models read the translation (`modpipe.text.translate`).
 
 Without it the English heads flagged nearly every Spanish, French, Portuguese, Italian, Catalan or
-Romanian prompt
-whatever it said. Needs the Debian packages that `make test` installs (`make system-deps`).
+Romanian prompt whatever it said. Needs the Debian packages that `make test` installs (`make system-deps`).
 """
 
 from __future__ import annotations
