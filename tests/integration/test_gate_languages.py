@@ -14,6 +14,10 @@ import pytest
 
 from modpipe.pipeline import Pipeline
 from modpipe.text import apertium, translate
+from modpipe.tune.cache import ScoreCache
+from modpipe.tune.evaluate import CachedSet, decide_all
+from modpipe.tune.labels import parse_item
+from modpipe.tune.score import score_items
 
 pytestmark = pytest.mark.skipif(
     not translate.has_detector() or set(translate.translatable()) != set(translate.CHAINS),
@@ -138,3 +142,22 @@ def test_a_stalled_translator_is_stopped_and_started_again(monkeypatch) -> None:
         chain.translate(["un gato"])
     assert chain.translate(["un gato"]) == ["A cat"]
     chain.stop()
+
+
+def test_policy_tuning_reads_a_prompt_in_another_language_as_the_gate_does(pipeline, tmp_path) -> None:
+    """`modpipe tune score` caches the scores of what the gate reads (the translation), so the
+    decisions re-made from the cache are the live gate's. It once crashed on the translator's
+    entry in the provenance, and before that would have scored the prompt as written."""
+    prompts = ["dos niños jugando al fútbol en la playa al atardecer", "un chat qui dort sur le canapé",
+               "una pareja desnuda teniendo sexo explícito en la cama", "a dog running on a beach"]
+    items = [parse_item({"id": str(i), "text": p, "labels": []}, "test") for i, p in enumerate(prompts)]
+    cache = ScoreCache(tmp_path / "cache")
+    run = score_items(pipeline, items, cache)
+    assert (run.scored, run.failed) == (4, 0)
+    cached = CachedSet.load(ScoreCache(cache.path))
+    overall = decide_all(cached, pipeline.loaded).overall
+    live = {p: pipeline.gate(p).action for p in prompts}
+    assert [("allow", "review", "block")[a] for a in overall] == [live[it.input] for it in cached.items]
+    assert live[prompts[0]] == "allow" and live[prompts[2]] == "block"
+    assert "translate" in cached.entries[0].models
+    assert score_items(pipeline, items, ScoreCache(cache.path)).reused == 4  # the same reading: reused

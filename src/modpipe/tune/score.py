@@ -1,12 +1,13 @@
 """`tune score`: run a policy's scorers once over labelled items and cache every raw score.
 
-Prompts go through the same seams as the live gate (`Pipeline.gate_samples` then
+Prompts go through the same seams as the live gate (`Pipeline.read_languages`, which reads a
+prompt in another language through its English translation, `Pipeline.gate_samples`, then
 `Pipeline.score_samples`), many prompts per call so each scorer sees one real batch; videos go
 through `Pipeline.prepare_scan` + `Pipeline.score_scan`. Raw scores are cached before consent and
 thresholds, so any policy can re-decide them later (`modpipe.tune.evaluate`).
 
-Items whose input hash + scorer fingerprint + preparation digest (the normalised prompt variants;
-the sampling settings for videos) are already cached are reused, not scored. A batch in
+Items whose input hash + scorer fingerprint + preparation digest (the normalised prompt variants
+and translations; the sampling settings for videos) are already cached are reused, not scored. A batch in
 which a scorer crashed is not cached (it is retried next run); an input error (empty prompt,
 undecodable video) is deterministic and is cached as an error, which decides as `review`.
 """
@@ -37,9 +38,11 @@ class ScoreRun:
 
 
 def pipeline_fingerprint(pipe) -> tuple[dict[str, str], dict[str, str], str]:  # noqa: ANN001
-    """(scorer → model id, scorer → params digest, fingerprint) for a built Pipeline."""
+    """(scorer → model id, scorer → params digest, fingerprint) for a built Pipeline. The models
+    also name what is not a policy scorer but changes the scores (the prompt translator), so a
+    cache made with another one is not reused; only the policy's scorers have params."""
     models = {n: "unavailable" for n in pipe.unavailable} | dict(pipe.provenance.models)
-    params = {n: params_digest(pipe.loaded, n) for n in models}
+    params = {n: params_digest(pipe.loaded, n) for n in models if n in pipe.loaded.policy.scorers}
     return models, params, fingerprint(models, params)
 
 
@@ -50,6 +53,13 @@ def _row(s: Score, offset: int = 0) -> dict:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _prep(samples: Sequence[Sample]) -> str:
+    """What the scorers were given for one prompt: its variants, and which of them the encoder
+    skips because it reads their English translation instead (`modpipe.text.translate`)."""
+    return _digest("\x1f".join((s.text or "") + (f"\x1e{s.meta['as_written']}" if "as_written" in s.meta else "")
+                               for s in samples))
 
 
 def _crashed(statuses: dict[str, ScorerStatus]) -> bool:
@@ -63,10 +73,13 @@ def score_items(pipe, items: Sequence[LabelledItem], cache: ScoreCache, *, batch
     t0 = time.perf_counter()
     models, params, fp = pipeline_fingerprint(pipe)
     run = ScoreRun()
-    # prompts → samples first (cheap, no model): the variants' digest is part of the cache key
+    # prompts → samples first (cheap, no model): the variants' digest is part of the cache key;
+    # a prompt in another language is read as the live gate reads it (its English translation)
     todo: dict[str, list[Sample] | ModpipeError] = {}  # input hash → samples (identical prompts once)
     preps: dict[str, str] = {}
     videos: list[LabelledItem] = []
+    prompts = {sha256_text(item.input): item.input for item in items if item.kind != "scan"}
+    readings = dict(zip(prompts, pipe.read_languages(list(prompts.values())), strict=True))
     for item in items:
         if item.kind == "scan":
             videos.append(item)
@@ -75,8 +88,8 @@ def score_items(pipe, items: Sequence[LabelledItem], cache: ScoreCache, *, batch
         cache.label(item, h)
         if h not in preps:
             try:
-                variants: list[Sample] | ModpipeError = pipe.gate_samples(item.input)
-                preps[h] = _digest("\x1f".join(s.text or "" for s in variants))
+                variants: list[Sample] | ModpipeError = pipe.gate_samples(item.input, reading=readings[h])
+                preps[h] = _prep(variants)
             except ModpipeError as exc:
                 variants, preps[h] = exc, _digest(f"error:{type(exc).__name__}")
             if not cache.has(h, fp, preps[h]):
