@@ -237,6 +237,12 @@ class Pipeline:
                 log.error("language reading failed (%s); prompts scored as written", type(exc).__name__)
         return out
 
+    def read_text(self, samples: Sequence[Sample], first_index: int) -> list[Sample]:
+        """A video's on-screen text and speech in other languages, read in English as a prompt
+        is (`translate.text_variants`; the translations get indices from `first_index`)."""
+        readings = self.read_languages([s.meta.get("as_read", s.text) for s in samples])
+        return translate.text_variants(samples, readings, first_index)
+
     def gate(self, prompt: str, user: str | None = None, audience: str | None = None,
              images: Iterable[Any] = (), id: str | None = None) -> Decision:
         t0 = time.perf_counter()
@@ -331,10 +337,14 @@ class Pipeline:
         info = prepared.info
         media = {"duration_s": info.duration_s, "width": info.width, "height": info.height,
                  "fps": info.fps, "has_audio": info.has_audio, "frames_sampled": len(prepared.frames),
-                 "speech_segments": sum(s.modality == Modality.SPEECH for s in trace.text_samples),
-                 "ocr_spans": sum(s.modality == Modality.OCR for s in trace.text_samples),
+                 "speech_segments": sum(s.modality == Modality.SPEECH and "translated_from" not in s.meta
+                                        for s in trace.text_samples),
+                 "ocr_spans": sum(s.modality == Modality.OCR and "translated_from" not in s.meta
+                                  for s in trace.text_samples),
                  "checked": _checked(info.has_audio, self.extractors)}
         d = self.decide("scan", scores, statuses, audience, timings=timings, media=media, **fields)
+        if (read := translate.text_reason(trace.text_samples)) is not None:
+            d = d.model_copy(update={"reasons": [*d.reasons, read]})
         log.info("scan id=%s action=%s policy=%s", d.id, d.action, self.loaded.hash[:19])
         return d
 

@@ -129,10 +129,14 @@ def extract_and_score(pipe: Pipeline, prepared: ScanInput, trace: ScanTrace,
                 log.error("SAFETY: extractor asr failed: %s", type(exc).__name__)
     lo = len(frames) + len(on_screen)
     text = on_screen + [replace(s, index=lo + i) for i, s in enumerate(speech)]
-    if text:
+    if text:  # text in other languages: its English translation is scored too (or instead)
+        text = pipe.read_text(text, first_index=lo + len(speech))
         (text_scores, text_statuses), trace.timings["score_text"] = _timed(score, text)
-        snippet = {s.index: s.text[:SNIPPET_CHARS] for s in text}  # evidence for reviewers
-        scores += [sc.with_value(sc.value, text=snippet[sc.sample]) for sc in text_scores]
+        # evidence for reviewers: the text, and the language of a translation
+        snippet = {s.index: {"text": s.text[:SNIPPET_CHARS], **({"translated_from": s.meta["translated_from"]}
+                                                               if "translated_from" in s.meta else {})}
+                   for s in text}
+        scores += [sc.with_value(sc.value, **snippet[sc.sample]) for sc in text_scores]
         statuses.update({k: v for k, v in text_statuses.items() if k not in statuses})
     trace.text_samples, trace.scores = text, scores
     return scores, statuses

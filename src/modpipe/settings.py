@@ -43,7 +43,7 @@ class Settings(BaseSettings):
         "report its heads unavailable"
     )
     translate: Literal["read", "add", "off"] = Field(
-        "read", description="prompts in other languages (modpipe.text.translate: lingua finds the language, "
+        "read", description="prompts, on-screen text and speech in other languages (modpipe.text.translate: lingua finds the language, "
         "Apertium translates Spanish, French, Portuguese, Italian, Catalan and Romanian): `read` the English translation "
         "instead of the prompt when the language is clear and the translator knew most words; `add` it "
         "as one more variant, the worst counts (flags nearly every such prompt, as the English models "

@@ -1,5 +1,6 @@
-"""Prompts in other languages: lingua finds the language, Apertium puts it into English, and the
-gate's English models read the translation (`modpipe.text.translate`).
+"""Prompts (and a video's on-screen text and speech) in other languages: lingua finds the
+language, Apertium puts it into English, and the English models read the translation
+(`modpipe.text.translate`).
 
 Without it the English heads flagged nearly every Spanish, French, Portuguese, Italian, Catalan or
 Romanian prompt whatever it said. Needs the Debian packages that `make test` installs (`make system-deps`).
@@ -13,11 +14,13 @@ import signal
 import pytest
 
 from modpipe.pipeline import Pipeline
+from modpipe.testing.media import scene, text_frame, write_video
 from modpipe.text import apertium, translate
 from modpipe.tune.cache import ScoreCache
 from modpipe.tune.evaluate import CachedSet, decide_all
 from modpipe.tune.labels import parse_item
 from modpipe.tune.score import score_items
+from modpipe.types import Modality, Sample, ScanTrace
 
 pytestmark = pytest.mark.skipif(
     not translate.has_detector() or set(translate.translatable()) != set(translate.CHAINS),
@@ -161,3 +164,33 @@ def test_policy_tuning_reads_a_prompt_in_another_language_as_the_gate_does(pipel
     assert live[prompts[0]] == "allow" and live[prompts[2]] == "block"
     assert "translate" in cached.entries[0].models
     assert score_items(pipeline, items, ScoreCache(cache.path)).reused == 4  # the same reading: reused
+
+
+def test_on_screen_text_in_another_language_is_read_through_its_translation(pipeline, as_written, tmp_path) -> None:
+    """A generated video with a Spanish birthday banner: the English word splitter made
+    "FELIZ CUMPLEANOS MARIA" into "FELIZ CUM PLEA NOS MARIA" and the video was blocked as sexual;
+    now the line as OCR read it is translated ("Happy CUMPLEANOS MARIA") and the encoder reads that."""
+    path = write_video(tmp_path / "banner.mp4",
+                       [text_frame("FELIZ CUMPLEANOS MARIA", base=scene(t=k / 24)) for k in range(48)], 24)
+    trace = ScanTrace()
+    d = pipeline.scan(path, trace=trace)
+    assert d.action == "allow", {c: r.score for c, r in d.categories.items()}
+    assert any(r.startswith("on-screen text in es (1)") for r in d.reasons)
+    read, english = trace.text_samples
+    assert read.meta["as_written"] == "es" and english.meta["translated_from"] == "es"
+    assert (english.start, english.end) == (read.start, read.end) and d.media["ocr_spans"] == 1
+    assert as_written.scan(path).categories["sexual"].action != "allow"  # what it was before
+
+
+def test_text_variants_add_the_translation_beside_the_text_as_read() -> None:
+    ocr = Sample(index=3, modality=Modality.OCR, text="FELIZ CUM PLEA NOS", start=1.0, end=2.0,
+                 meta={"as_read": "FELIZ CUMPLEANOS"})
+    speech = Sample(index=4, modality=Modality.SPEECH, text="hello there", start=0.0, end=1.0)
+    clear = translate.Reading("es", 0.9, "Happy birthday", 0.0)
+    unsure = translate.Reading("es", 0.3, "Happy birthday", 0.0)
+    out = translate.text_variants([ocr, speech], [clear, None], first_index=5)
+    assert [(s.index, s.text, s.meta.get("as_written"), s.meta.get("translated_from")) for s in out] == [
+        (3, "FELIZ CUMPLEANOS", "es", None), (4, "hello there", None, None), (5, "Happy birthday", None, "es")]
+    assert out[2].modality == Modality.OCR and (out[2].start, out[2].end) == (1.0, 2.0)
+    kept = translate.text_variants([ocr], [unsure], first_index=5)  # not sure: both are scored
+    assert kept[0] == ocr and kept[1].text == "Happy birthday"

@@ -8,7 +8,10 @@ Cheap where a frame has no text, in three steps per frame:
 3. the detector runs at a capped size, and the recogniser only on the boxes it found.
 Consecutive frames with the same text become one OCR sample spanning all of them. RapidOCR's
 English recogniser drops spaces ("KILLTHEINFIDELS"); long letter runs are re-segmented into
-words (`modpipe.text.words.resegment`) before the text scorers see them.
+words (`modpipe.text.words.resegment`) before the text scorers see them, and the line as read is
+kept (`meta["as_read"]`): wordninja splits words of other languages into English fragments
+("FELIZ CUMPLEANOS" → "FELIZ CUM PLEA NOS"), so a line in another language is translated from
+what was read (`modpipe.text.translate.text_variants`).
 """
 
 from __future__ import annotations
@@ -89,32 +92,34 @@ class OcrReader(Extractor):
         one sample spanning them."""
         spans: list[dict] = []
         prev_small: np.ndarray | None = None
-        prev_text = ""
+        prev_text = prev_raw = ""
         for f in sorted(frames, key=lambda s: s.start or 0.0):
             self.stats["frames"] += 1
             small = self._small(f.image)
             if prev_small is not None and _same_picture(small, prev_small, self.reuse_below):
                 self.stats["reused"] += 1
-                text = prev_text
+                text, raw = prev_text, prev_raw
             elif not has_text(small):
                 self.stats["skipped_no_text"] += 1
-                text = ""
+                text = raw = ""
             else:
                 self.stats["read"] += 1
                 lines = self.read(f.image)
-                text = resegment(" ".join(t for t, _ in lines))
+                raw = " ".join(t for t, _ in lines)
+                text = resegment(raw)
                 conf = min((c for _, c in lines), default=0.0)
-            prev_small, prev_text = small, text
+            prev_small, prev_text, prev_raw = small, text, raw
             if not text:
                 continue
             if spans and spans[-1]["text"] == text and spans[-1]["last"] == f.index - 1:
                 spans[-1].update(end=f.end, last=f.index)
             else:
-                spans.append({"text": text, "start": f.start, "end": f.end, "first": f.index,
+                spans.append({"text": text, "raw": raw, "start": f.start, "end": f.end, "first": f.index,
                               "last": f.index, "conf": round(conf, 3)})
         return [
             Sample(index=first_index + i, modality=Modality.OCR, start=s["start"], end=s["end"],
-                   text=s["text"], meta={"frames": [s["first"], s["last"]], "confidence": s["conf"]})
+                   text=s["text"], meta={"frames": [s["first"], s["last"]], "confidence": s["conf"],
+                                         **({"as_read": s["raw"]} if s["raw"] != s["text"] else {})})
             for i, s in enumerate(spans)
         ]
 

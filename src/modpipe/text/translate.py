@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from modpipe.text import apertium, words
+from modpipe.types import Sample
 
 log = logging.getLogger(__name__)
 
@@ -204,3 +205,36 @@ def reason(reading: Reading | None) -> str | None:
     how = (f"read through a machine translation to English, {reading.unknown:.0%} of its words unknown "
            "to the translator")
     return f"{lang}: {how}" if reading.replaces else f"{lang}: scored as written and {how}; the worst counts"
+
+
+def text_variants(samples: Sequence[Sample], readings: Sequence[Reading | None], first_index: int,
+                  ) -> list[Sample]:
+    """A video's text samples (on-screen text, speech) with those in another language read as a
+    prompt is: the English translation is one more sample at the same time (`translated_from`,
+    indices from `first_index`). When it replaces the words as read, the sample as read carries
+    `as_written` (the encoder skips it; the other scorers read it) and its text is the line as
+    OCR read it (`meta["as_read"]`), not its English re-segmentation."""
+    out, added = [], []
+    for s, r in zip(samples, readings, strict=True):
+        if r is None or r.text is None:
+            out.append(s)
+            continue
+        meta = {k: v for k, v in s.meta.items() if k != "as_read"}
+        added.append(replace(s, index=first_index + len(added), text=r.text, meta={**meta, "translated_from": r.lang}))
+        if r.replaces:
+            s = replace(s, text=s.meta.get("as_read", s.text), meta={**s.meta, "as_written": r.lang})
+        out.append(s)
+    return out + added
+
+
+def text_reason(samples: Sequence[Sample]) -> str | None:
+    """A scan's line on the text it read through a translation (None: none)."""
+    counts: dict[tuple[str, str], int] = {}
+    for s in samples:
+        if "translated_from" in s.meta:
+            key = (s.modality.value, s.meta["translated_from"])
+            counts[key] = counts.get(key, 0) + 1
+    if not counts:
+        return None
+    what = ", ".join(f"{'on-screen text' if m == 'ocr' else m} in {lang} ({n})" for (m, lang), n in sorted(counts.items()))
+    return f"{what}: also read through a machine translation to English"
