@@ -1,11 +1,13 @@
 """The video scan's stages between ingest and aggregate, wired for speed.
 
     prepare(video, policy)          ingest + sample + audio: CPU only, no models (a Ray task)
-    extract_and_score(pipe, input)  ASR ∥ (frame scorers, OCR) → text scorers → raw scores
+    extract_and_score(pipe, input)  ASR ∥ (frame scorers, OCR) → translation → text scorers → raw scores
 
 ASR runs in a worker thread while the main thread scores frames and reads on-screen text (both
 sides spend their time in native code that releases the GIL). The transcript segments and OCR
-spans are then scored by the policy's text scorers in one batch — the same scorers as the gate.
+spans are then scored by the policy's text scorers in one batch — the same scorers as the gate,
+with a line in another language read through its English translation as a prompt is
+(`Pipeline.read_text`).
 An extractor that fails yields a `failed` status naming the categories its text feeds, so those
 categories fail closed to `review`; a video without audio is checked visually only.
 """
