@@ -194,3 +194,11 @@ def test_text_variants_add_the_translation_beside_the_text_as_read() -> None:
     assert out[2].modality == Modality.OCR and (out[2].start, out[2].end) == (1.0, 2.0)
     kept = translate.text_variants([ocr], [unsure], first_index=5)  # not sure: both are scored
     assert kept[0] == ocr and kept[1].text == "Happy birthday"
+
+
+def test_a_missing_translator_is_named_in_the_log(monkeypatch, caplog) -> None:
+    monkeypatch.setattr(apertium, "installed_modes", lambda: frozenset({"spa-eng"}))
+    translate._warn_missing.cache_clear()
+    with caplog.at_level("WARNING", logger="modpipe.text.translate"):
+        assert "apertium (es → en)" in translate.model_id()
+    assert "no Apertium translation to English for fr, pt, it, ca, ro" in caplog.text

@@ -115,12 +115,26 @@ def translatable() -> list[str]:
 
 
 def model_id() -> str | None:
-    """What reads other languages, for the decision's provenance (None: nothing does)."""
+    """What reads other languages, for the decision's provenance (None: nothing does). Says once
+    in the log what is missing, so a deployment without the Debian packages is not silent."""
     langs = translatable()
+    missing = [lang for lang in CHAINS if lang not in langs]
+    if not has_detector() or not langs or missing:
+        _warn_missing(has_detector(), tuple(missing))
     if not has_detector() or not langs:
         return None
     return (f"lingua-language-detector {importlib.metadata.version('lingua-language-detector')} + "
             f"apertium ({', '.join(langs)} → en)")
+
+
+@lru_cache(maxsize=8)
+def _warn_missing(detector: bool, missing: tuple[str, ...]) -> None:
+    if not detector:
+        log.warning("lingua-language-detector is not installed: prompts and video text in other "
+                    "languages are scored as written")
+    elif missing:
+        log.warning("no Apertium translation to English for %s here (make system-deps): such text is "
+                    "scored as written", ", ".join(missing))
 
 
 def warm() -> None:
