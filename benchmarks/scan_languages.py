@@ -8,8 +8,9 @@ never trained on. Each is drawn over a moving scene (`modpipe.testing.media`, 2 
 OpenCV's font has no accents, so they are dropped) and the clip is scanned by the default policy
 twice, with `MODPIPE_TRANSLATE=off` and `read`. Prints, per language and mode, the unsafe texts
 caught (review or block) and the harmless ones flagged, and how many decisions the translation
-changed; `--misses` lists them. Any JSONL with `text`, `lang` and `unsafe` works as `--probe`
-(e.g. English captions, as a control: nothing should change).
+changed; `--misses` lists them. `benchmarks/data/onscreen_dev.jsonl` (120 more, another author)
+is the set the handling of unsure translations was chosen on. Any JSONL with `text`, `lang` and
+`unsafe` works as `--probe` (e.g. English captions, as a control: nothing should change).
 """
 
 from __future__ import annotations

@@ -192,8 +192,9 @@ def test_text_variants_add_the_translation_beside_the_text_as_read() -> None:
     assert [(s.index, s.text, s.meta.get("as_written"), s.meta.get("translated_from")) for s in out] == [
         (3, "FELIZ CUMPLEANOS", "es", None), (4, "hello there", None, None), (5, "Happy birthday", None, "es")]
     assert out[2].modality == Modality.OCR and (out[2].start, out[2].end) == (1.0, 2.0)
-    kept = translate.text_variants([ocr], [unsure], first_index=5)  # not sure: both are scored
-    assert kept[0] == ocr and kept[1].text == "Happy birthday"
+    kept = translate.text_variants([ocr], [unsure], first_index=5)  # not sure: both are scored,
+    assert kept[0].text == "FELIZ CUMPLEANOS" and "as_written" not in kept[0].meta  # as read, not split
+    assert kept[1].text == "Happy birthday"
 
 
 def test_a_missing_translator_is_named_in_the_log(monkeypatch, caplog) -> None:

@@ -225,9 +225,10 @@ def text_variants(samples: Sequence[Sample], readings: Sequence[Reading | None],
                   ) -> list[Sample]:
     """A video's text samples (on-screen text, speech) with those in another language read as a
     prompt is: the English translation is one more sample at the same time (`translated_from`,
-    indices from `first_index`). When it replaces the words as read, the sample as read carries
-    `as_written` (the encoder skips it; the other scorers read it) and its text is the line as
-    OCR read it (`meta["as_read"]`), not its English re-segmentation."""
+    indices from `first_index`). The sample as read gets back the line as OCR read it
+    (`meta["as_read"]`): its English re-segmentation cuts foreign words into English fragments
+    ("CUMPLEANOS" → "CUM PLEA NOS"). When the translation replaces the words as read, that sample
+    also carries `as_written` (the encoder skips it; the other scorers read it)."""
     out, added = [], []
     for s, r in zip(samples, readings, strict=True):
         if r is None or r.text is None:
@@ -235,8 +236,8 @@ def text_variants(samples: Sequence[Sample], readings: Sequence[Reading | None],
             continue
         meta = {k: v for k, v in s.meta.items() if k != "as_read"}
         added.append(replace(s, index=first_index + len(added), text=r.text, meta={**meta, "translated_from": r.lang}))
-        if r.replaces:
-            s = replace(s, text=s.meta.get("as_read", s.text), meta={**s.meta, "as_written": r.lang})
+        s = replace(s, text=s.meta.get("as_read", s.text),
+                    meta={**s.meta, "as_written": r.lang} if r.replaces else s.meta)
         out.append(s)
     return out + added
 
