@@ -14,6 +14,7 @@ import signal
 import pytest
 
 from modpipe.pipeline import Pipeline
+from modpipe.report.html import render_html
 from modpipe.testing.media import scene, text_frame, write_video
 from modpipe.text import apertium, translate
 from modpipe.tune.cache import ScoreCache
@@ -179,6 +180,7 @@ def test_on_screen_text_in_another_language_is_read_through_its_translation(pipe
     read, english = trace.text_samples
     assert read.meta["as_written"] == "es" and english.meta["translated_from"] == "es"
     assert (english.start, english.end) == (read.start, read.end) and d.media["ocr_spans"] == 1
+    assert "[es → en] Happy" in render_html(pipeline.policy, d, trace)  # the reviewer sees which is which
     assert as_written.scan(path).categories["sexual"].action != "allow"  # what it was before
 
 

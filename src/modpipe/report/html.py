@@ -44,7 +44,7 @@ TEMPLATE = """<!doctype html>
 <h2>Why</h2><ul>{% for r in d.reasons %}<li>{{ r }}</li>{% else %}<li>nothing reached a review threshold</li>{% endfor %}</ul>
 {% if flagged %}<h2>Evidence</h2><table><tr><th>category</th><th>time</th><th>modality</th><th>scorer</th><th>score</th><th>what</th></tr>
 {% for cat, seg in flagged %}<tr><td>{{ cat }}</td><td>{{ span(seg) }}</td><td>{{ seg.modality }}</td>
-<td>{{ seg.scorer }}/{{ seg.label }}</td><td>{{ "%.2f"|format(seg.score) }}</td><td>{{ seg.evidence.get("text", "") }}</td></tr>{% endfor %}</table>{% endif %}
+<td>{{ seg.scorer }}/{{ seg.label }}</td><td>{{ "%.2f"|format(seg.score) }}</td><td>{{ seg.evidence.get("text", "") }}{% if seg.evidence.get("translated_from") %} <span class="meta">(machine translation from {{ seg.evidence["translated_from"] }})</span>{% endif %}</td></tr>{% endfor %}</table>{% endif %}
 {% if plot %}<h2>Scores over time</h2><img alt="per-category score timeline" src="data:image/png;base64,{{ plot }}" style="max-width:100%">{% endif %}
 {% if thumbs %}<h2>Flagged frames</h2><div class="thumbs">{% for t in thumbs %}
 <figure><img alt="frame at {{ t.time }} s" src="data:image/jpeg;base64,{{ t.jpeg }}"><figcaption>{{ t.time }} s · {{ t.reason }}</figcaption></figure>{% endfor %}</div>{% endif %}
@@ -122,7 +122,7 @@ def render_html(policy: Policy, decision: Decision, trace: ScanTrace) -> str:
     thumbs = [{"time": f"{f.start:.2f}", "reason": f.meta.get("reason", ""), "jpeg": _jpeg(f.image)} for f in frames]
     texts = []
     for title, mod in (("Transcript", Modality.SPEECH), ("On-screen text", Modality.OCR)):
-        lines = [{"span": _span(s), "text": s.text,
+        lines = [{"span": _span(s), "text": (f"[{s.meta['translated_from']} → en] " if "translated_from" in s.meta else "") + s.text,
                   "flag": any(g.modality == mod.value and _overlaps(s, g) for g in segs)}
                  for s in trace.text_samples if s.modality == mod]
         texts.append((title, lines))
