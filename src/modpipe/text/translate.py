@@ -165,7 +165,8 @@ def translate(texts: Sequence[str], lang: str) -> list[tuple[str, float]]:
     Raises `RuntimeError` when the translator fails; the caller scores the texts as written."""
     out = list(texts)
     for mode in CHAINS[lang]:  # the words one step does not know pass on marked, as `apertium` does
-        out = _chains.setdefault(mode, apertium.Chain(mode)).translate(out)
+        chain = _chains.get(mode) or _chains.setdefault(mode, apertium.Chain(mode))  # one per mode
+        out = chain.translate(out)
     readings = []
     for line in out:
         tokens = line.split()
