@@ -167,6 +167,28 @@ def test_policy_tuning_reads_a_prompt_in_another_language_as_the_gate_does(pipel
     assert score_items(pipeline, items, ScoreCache(cache.path)).reused == 4  # the same reading: reused
 
 
+def test_the_held_out_evaluation_reads_a_prompt_as_the_gate_does(pipeline, as_written) -> None:
+    """`make eval-gate` and `finetune --compare` score held-out prompts through `TextPath`. It reads
+    a prompt in another language through its translation, as the gate does, so their figures are
+    the shipped gate's; they once scored every prompt as written."""
+    from modpipe.text.evaluate import TextPath
+
+    prompts = ["una pareja desnuda teniendo sexo explícito en la cama",
+               "dos niños jugando al fútbol en la playa al atardecer", "a dog running on a beach"]
+    path = TextPath(pipeline)
+    texts, owner, skip = path.prompt_variants(prompts)
+    assert owner.tolist() == sorted(owner.tolist()) and set(owner.tolist()) == {0, 1, 2}
+    assert skip[owner == 1].any() and not skip[owner == 2].any()  # the English prompt: as written
+    scores = path.score(texts, path.text[0].encoder.encode(texts), owner, len(prompts), skip=skip)
+    for i, prompt in enumerate(prompts):
+        gate = pipeline.gate(prompt).categories
+        for category in ("sexual", "violence_gore", "self_harm", "hate"):
+            assert scores[category][i] == pytest.approx(gate[category].score, abs=1e-3), (prompt, category)
+    assert scores["sexual"][0] > 0.9 and max(s[1] for s in scores.values()) < 0.5
+    # translation off: every variant is read as written, and nothing is skipped
+    assert not TextPath(as_written).prompt_variants(prompts)[2].any()
+
+
 def test_on_screen_text_in_another_language_is_read_through_its_translation(pipeline, as_written, tmp_path) -> None:
     """A generated video with a Spanish birthday banner: the English word splitter made
     "FELIZ CUMPLEANOS MARIA" into "FELIZ CUM PLEA NOS MARIA" and the video was blocked as sexual;

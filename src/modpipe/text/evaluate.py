@@ -53,15 +53,31 @@ class TextPath:
         }
         self.categories = {c: sigs for c, sigs in self.categories.items() if sigs}
 
+    def prompt_variants(self, texts: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """What the gate scores for each text, read as the pipeline reads it (a prompt in another
+        language with its English translation, `translate.variants`): the variant texts, the text
+        each belongs to, and which of them the encoder skips (a prompt as written, when its
+        translation replaces it; the lexicon still reads those)."""
+        from modpipe.text import translate
+
+        readings = self.pipeline.read_languages(list(texts))
+        per_text = [translate.variants(t, r) for t, r in zip(texts, readings, strict=True)]
+        owner = np.array([i for i, vs in enumerate(per_text) for _ in vs], dtype=np.int64)
+        flat = [v for vs in per_text for v, _ in vs]
+        skip = np.array([("as_written" in meta) for vs in per_text for _, meta in vs], dtype=bool)
+        return flat, owner, skip
+
     def exemplar_texts(self) -> list[str]:
         """The text scorers' exemplar phrases, scorer by scorer (the order `score(exemplars=)` takes)."""
         return [t for sc in self.text for t in sc.exemplar_texts]
 
     def score(self, variant_texts: Sequence[str], variant_emb: np.ndarray, owner: np.ndarray,
               n_records: int, heads=None, chunk: np.ndarray | None = None,  # noqa: ANN001
-              exemplars: np.ndarray | None = None) -> dict[str, np.ndarray]:
+              exemplars: np.ndarray | None = None, skip: np.ndarray | None = None,
+              ) -> dict[str, np.ndarray]:
         """category -> score per record (max over its variants, their windows, and signals).
-        `chunk` marks rows that are chunks of a long text, discounted as the scorer does;
+        `chunk` marks rows that are chunks of a long text, discounted as the scorer does; `skip`
+        rows the encoder does not read (`prompt_variants`: a prompt read through its translation);
         `exemplars` are `exemplar_texts()` embedded by the encoder that embedded the variants
         (default: the scorers' own, right when that encoder is the shipped one)."""
         from modpipe.scorers.text_embedding import chunk_score
@@ -78,8 +94,9 @@ class TextPath:
                 if heads is not None:
                     sc.heads = heads
                 for label, (vals, _) in sc.score_embeddings(variant_emb).items():
-                    raw[(sc.name, label)] = vals if chunk is None else np.where(
-                        chunk, chunk_score(vals, sc.chunks_count(label)), vals)
+                    if chunk is not None:
+                        vals = np.where(chunk, chunk_score(vals, sc.chunks_count(label)), vals)
+                    raw[(sc.name, label)] = vals if skip is None else np.where(skip, 0.0, vals)
             finally:
                 if exemplars is not None:
                     sc.exemplar_embeddings = saved_ex
@@ -136,17 +153,13 @@ def heldout_scores(records: Sequence[Record], path: TextPath, C: float = 2.0, fo
     saw its whole source (`by="source"`). `extra` records (the project's authored prompts) join
     every fold's training set and are never scored; so do the name-swap copies of the fold's own
     training records (`name_swaps`), as in `train_heads`."""
-    from modpipe.text.normalize import normalize_prompt
-
-    variants = [normalize_prompt(r.text) for r in records]
-    variant_owner = np.array([i for i, vs in enumerate(variants) for _ in vs])
-    variant_texts = [v for vs in variants for v in vs]
+    variant_texts, variant_owner, variant_skip = path.prompt_variants([r.text for r in records])
     cache = open_cache(max_length)
     V, window_owner = cache.encode_windows(variant_texts)  # every window of every variant, as the gate
     owner = variant_owner[window_owner]
     flat = [variant_texts[i] for i in window_owner]
-    chunk = chunk_rows(window_owner)
-    first = np.unique(owner, return_index=True)[1]  # each record's first row: what the heads train on
+    chunk, skip = chunk_rows(window_owner), variant_skip[window_owner]
+    first = np.unique(owner, return_index=True)[1]  # each record's first row (as written): the heads train on it
     X = V[first]
     src = np.array([r.source for r in records])
     scores = {c: np.zeros(len(records), np.float32) for c in path.categories}
@@ -165,7 +178,7 @@ def heldout_scores(records: Sequence[Record], path: TextPath, C: float = 2.0, fo
         rows = np.flatnonzero(np.isin(owner, held))
         remap = {r: k for k, r in enumerate(held)}
         part = path.score([flat[i] for i in rows], V[rows], np.array([remap[o] for o in owner[rows]]),
-                          len(held), heads, chunk[rows])
+                          len(held), heads, chunk[rows], skip=skip[rows])
         for c, vals in part.items():
             scores[c][held] = vals
         log.info("held out %d records", len(held))

@@ -242,7 +242,6 @@ def compare(records: list[Record], authored: list[Record], args: argparse.Namesp
     first source group: kinds of prompts neither the encoder nor the heads saw)."""
     from modpipe.pipeline import Pipeline
     from modpipe.text.evaluate import TextPath, chunk_rows, record_folds, report, source_folds
-    from modpipe.text.normalize import normalize_prompt
 
     if args.by == "source":
         group = source_folds(records, 5)[args.fold]
@@ -255,13 +254,11 @@ def compare(records: list[Record], authored: list[Record], args: argparse.Namesp
     authored = enc_authored + heads_only  # in this order: the encoder tunes on the first texts only
     train_recs = [records[i] for i in keep] + authored
     held_recs = [records[i] for i in held]
-    variants = [normalize_prompt(r.text) for r in held_recs]
-    owner = np.array([i for i, vs in enumerate(variants) for _ in vs])
-    flat = [v for vs in variants for v in vs]
     swaps = name_swaps(train_recs, public_figure_names(args.data))  # the heads', as in train_heads
     n = len(train_recs) + len(swaps)
     pipeline = Pipeline.from_policy(args.policy)
     path = TextPath(pipeline)
+    flat, owner, skip = path.prompt_variants([r.text for r in held_recs])  # as the gate reads them
     exemplars = path.exemplar_texts()  # embedded by the same encoder as the held-out texts
     top = TopLayers([normalize_text(r.text) for r in train_recs + swaps] + flat + exemplars, args.top,
                     windows_from=n, device=args.device)
@@ -279,7 +276,7 @@ def compare(records: list[Record], authored: list[Record], args: argparse.Namesp
     for name, E in (("base encoder", base), ("tuned encoder", tuned)):
         arrays, _ = train(E[:n], train_recs + swaps)
         scores = path.score([flat[v] for v in rows], E[held_rows], owner[rows], len(held_recs), arrays.heads(name),
-                            chunk_rows(rows), exemplars=E[ex_rows])
+                            chunk_rows(rows), exemplars=E[ex_rows], skip=skip[rows])
         print(f"\n=== {name}: {len(held_recs)} dev records held out by {args.by} (never seen by encoder or heads) ===")
         print(report(held_recs, scores, pipeline.policy))
         if args.save and name == "tuned encoder":  # fair scores, e.g. to choose thresholds on
