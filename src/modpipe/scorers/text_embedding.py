@@ -67,6 +67,9 @@ class TextEmbeddingParams(BaseModel):
         return self
 
 
+READ_MIN_TEXTS = 200  # training texts in a language before the heads count as reading it
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 + 0.5 * np.tanh(0.5 * x)  # = 1 / (1 + e^-x), with no overflow for any x
 
@@ -78,8 +81,10 @@ class Heads:
 
     def __init__(self, labels: list[str], W: np.ndarray, b: np.ndarray, a: np.ndarray | None = None,
                  c: np.ndarray | None = None, model_id: str = "heads", mlp: MLPArrays | None = None,
-                 encoder_id: str | None = None) -> None:
+                 encoder_id: str | None = None, languages: dict[str, int] | None = None) -> None:
         self.labels = list(labels)
+        # training texts per language (ISO 639-1), from the heads' manifest; English when not listed
+        self.languages = dict(languages or {"en": 0})
         self.W = np.asarray(W, dtype=np.float32)  # L × D
         self.b = np.asarray(b, dtype=np.float32)  # L
         self.a = np.ones_like(self.b) if a is None else np.asarray(a, dtype=np.float32)
@@ -99,7 +104,7 @@ class Heads:
         meta = json.loads(path.with_suffix(".json").read_text())
         return cls(meta["labels"], arrays["W"], arrays["b"], arrays.get("calib_a"),
                    arrays.get("calib_c"), f"{path.stem}@{meta.get('checksum', 'unknown')[:19]}",
-                   MLPArrays.from_dict(arrays), meta.get("encoder"))
+                   MLPArrays.from_dict(arrays), meta.get("encoder"), meta.get("languages"))
 
     def predict(self, emb: np.ndarray) -> np.ndarray:
         """Calibrated probabilities (N × L). (The scorer runs the same arithmetic folded: `_Folded`.)"""
@@ -262,6 +267,13 @@ class TextEmbeddingScorer(Scorer):
     @property
     def model_id(self) -> str:
         return self.encoder.model_id + (f"+{self.heads.model_id}" if self.heads else "")
+
+    @property
+    def languages(self) -> frozenset[str]:
+        """The languages this scorer reads as written: English (the encoder's and the exemplars'),
+        and any the heads learned from at least `READ_MIN_TEXTS` training texts (Arabic tweets)."""
+        learned = self.heads.languages if self.heads else {}
+        return frozenset({"en"} | {lang for lang, n in learned.items() if n >= READ_MIN_TEXTS})
 
     def score_embeddings(self, emb: np.ndarray, head_scale: np.ndarray | None = None,
                          ) -> dict[str, tuple[np.ndarray, list[dict]]]:

@@ -65,6 +65,7 @@ class Record:
     scope: frozenset[str]       # policy categories this source annotates
     adversarial: bool
     hard_negative: bool         # benign with trigger words, or from a hard-negative source
+    lang: str = "en"            # the record's language (ISO 639-1), as its source gives it
 
     @property
     def unsafe(self) -> bool:
@@ -162,6 +163,7 @@ def parse_record(r: dict, default_source: str = "") -> Record:
         adversarial=bool(r.get("adversarial", False)),
         hard_negative=benign and (bool(meta.get("hard_negative_terms"))
                                   or r.get("source") in HARD_NEGATIVE_SOURCES),
+        lang=str(r.get("lang") or "en"),
     )
 
 
@@ -195,7 +197,7 @@ def name_swaps(records: Sequence[Record], names: Sequence[str] | None = None, se
             text = _ANONYMOUS_SUBJECT.sub(rng.choice(names), r.text, count=1)
             out.append(Record(id=f"name_swap:{r.id}", text=text, source="name_swap", kind=r.kind,
                               labels=frozenset({"public_figure"}), scope=frozenset(CATEGORIES),
-                              adversarial=False, hard_negative=False))
+                              adversarial=False, hard_negative=False, lang=r.lang))
     return out
 
 

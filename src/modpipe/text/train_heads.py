@@ -174,10 +174,16 @@ def save(heads: HeadArrays, out_dir: Path, name: str, info: dict) -> str:
         "files": [f"{name}.npz", f"{name}.json"], "bytes": len(blob), "checksum": meta["checksum"],
         "kind": meta.get("kind", "logistic heads over sentence embeddings (Platt-calibrated)"),
         "encoder": meta.get("encoder"), "labels": meta["labels"], "trained_by": meta.get("command"),
-        "data": meta.get("data"), "metrics": meta.get("metrics"),
+        "data": meta.get("data"), "languages": meta.get("languages"), "metrics": meta.get("metrics"),
         **({"metrics_note": meta["metrics_note"]} if "metrics_note" in meta else {}),
     })
     return digest
+
+
+def languages(records: Sequence[Record]) -> dict[str, int]:
+    """Training texts per language: the gate reads a prompt as written only in a language its
+    heads learned from (`TextEmbeddingScorer.languages`); others are translated or go to review."""
+    return dict(sorted(Counter(r.lang for r in records).items()))
 
 
 def update_manifest(path: Path, name: str, entry: dict) -> None:
@@ -242,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "per_source": args.per_source, "max_length": args.max_length,
             "command": f"python -m modpipe.text.train_heads --per-source {args.per_source} --max-length {args.max_length}"
                        + (" --no-mlp" if args.no_mlp else "") + (" --no-authored" if args.no_authored else ""),
-            "data": data, "metrics": metrics}
+            "data": data, "languages": languages(records), "metrics": metrics}
     if cache.encoder.tuned is not None:
         info["metrics_note"] = ("out-of-fold over records the encoder's tuned layers were trained on: "
                                 "optimistic; `make tune-encoder ARGS=--compare` holds out both")
