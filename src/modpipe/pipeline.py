@@ -74,8 +74,12 @@ class Pipeline:
         self._models = models  # a preparer never loads ASR/OCR either
         # prompts in other languages are translated for the English encoder, when a policy has one
         translator = translate.model_id() if models and self.settings.translate != "off" else None
-        self._translate = translator is not None and any(
-            self.policy.scorers[n].type == "text_embedding" for n in self.scorers)
+        encoders = [n for n in self.scorers if self.policy.scorers[n].type == "text_embedding"]
+        self._translate = translator is not None and bool(encoders)
+        # a prompt in a language nothing here reads: what the encoder would have fed goes to review
+        self._readable = frozenset().union(*(self.scorers[n].languages for n in encoders))
+        self.unread_categories = [c for c, cat in self.policy.categories.items() if any(
+            s.scorer in encoders and (not s.modalities or Modality.PROMPT in s.modalities) for s in cat.signals)]
         if self._translate:
             self.provenance.models["translate"] = translator
             threading.Thread(target=translate.warm, name="modpipe-translate-warm", daemon=True).start()
@@ -210,8 +214,9 @@ class Pipeline:
         """Validate and normalise a prompt (+ its English `reading` when it is in another
         language, + reference images) into samples to score."""
         self._check_prompt(prompt)
+        unread = self.unread(prompt, reading) is not None
         samples = [Sample(index=i, modality=Modality.PROMPT, text=v, meta=meta)
-                   for i, (v, meta) in enumerate(translate.variants(prompt, reading))]
+                   for i, (v, meta) in enumerate(translate.variants(prompt, reading, unread))]
         for img in images:
             samples.append(Sample(index=len(samples), modality=Modality.IMAGE, image=load_image(img)))
         return samples
@@ -237,6 +242,10 @@ class Pipeline:
                 log.error("language reading failed (%s); prompts scored as written", type(exc).__name__)
         return out
 
+    def unread(self, prompt: str, reading: translate.Reading | None) -> ScorerStatus | None:
+        """The `language` status of a prompt in a language nothing here reads (`translate.unread`)."""
+        return translate.unread(prompt, reading, self.policy.languages, self._readable, self.unread_categories)
+
     def read_text(self, samples: Sequence[Sample], first_index: int) -> list[Sample]:
         """A video's on-screen text and speech in other languages, read in English as a prompt
         is (`translate.text_variants`; the translations get indices from `first_index`)."""
@@ -253,10 +262,11 @@ class Pipeline:
         scores, statuses = self.score_samples(samples)
         scores = self.apply_consent(scores, user)
         t2 = time.perf_counter()
-        d = self.decide("gate", scores, statuses, audience, id=id, user=user,
+        unread = self.unread(prompt, reading)
+        d = self.decide("gate", scores, _with_unread(statuses, unread), audience, id=id, user=user,
                         timings={"normalize": round(t1 - t0, 5), "score": round(t2 - t1, 5),
                                  "total": round(time.perf_counter() - t0, 5)})
-        d = _with_reading(d, reading)
+        d = _with_reading(d, reading, unread is not None)
         log.info("gate id=%s action=%s policy=%s", id, d.action, self.loaded.hash[:19])
         return d
 
@@ -296,7 +306,9 @@ class Pipeline:
                 out.append(self.decide("gate", [], dict(self.unavailable), None, error=sp, **common))
                 continue
             mine = self.apply_consent(per_request.get(sp[0], []), req.get("user"))
-            out.append(_with_reading(self.decide("gate", mine, statuses, req.get("audience"), **common), reading))
+            st = self.unread(req.get("text"), reading)
+            out.append(_with_reading(self.decide("gate", mine, _with_unread(statuses, st), req.get("audience"),
+                                                 **common), reading, st is not None))
         return out
 
     # ------------------------------------------------------------------ post-generation scan
@@ -377,8 +389,12 @@ def _checked(has_audio: bool, extractors: dict) -> list[str]:
             *(["speech"] if has_audio and "asr" in extractors else [])]
 
 
-def _with_reading(d: Decision, reading: translate.Reading | None) -> Decision:
+def _with_unread(statuses: dict[str, ScorerStatus], unread: ScorerStatus | None) -> dict[str, ScorerStatus]:
+    return statuses if unread is None else {**statuses, unread.scorer: unread}
+
+
+def _with_reading(d: Decision, reading: translate.Reading | None, unread: bool = False) -> Decision:
     """A prompt in another language: the decision says how it was read."""
     if reading is None:
         return d
-    return d.model_copy(update={"reasons": [*d.reasons, translate.reason(reading)]})
+    return d.model_copy(update={"reasons": [*d.reasons, translate.reason(reading, unread)]})

@@ -176,10 +176,12 @@ class ErrorInfo(_Out):
 
 
 class ScorerStatus(_Out):
-    """A scorer that did not contribute: unavailable (no weights) or failed while scoring."""
+    """A scorer that did not contribute: unavailable (no weights) or failed while scoring; or
+    `unread`: a prompt in a language the text models cannot read, which the encoder skipped
+    (scorer `language`; the policy's `languages.unread` says what its categories become)."""
 
     scorer: str
-    status: Literal["unavailable", "failed", "timeout"]
+    status: Literal["unavailable", "failed", "timeout", "unread"]
     message: str
     categories: list[str] = Field(default_factory=list)
 

@@ -3,17 +3,21 @@ language, Apertium puts it into English, and the English models read the transla
 (`modpipe.text.translate`).
 
 Without it the English heads flagged nearly every Spanish, French, Portuguese, Italian, Catalan or
-Romanian prompt whatever it said. Needs the Debian packages that `make test` installs (`make system-deps`).
+Romanian prompt whatever it said. A prompt in a language nothing here reads (German, Russian…) is
+not read by the encoder and goes to review (the policy's `languages.unread`). Needs the Debian
+packages that `make test` installs (`make system-deps`).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
 from modpipe.pipeline import Pipeline
+from modpipe.policy.loader import parse_policy
 from modpipe.report.html import render_html
 from modpipe.testing.media import scene, text_frame, write_video
 from modpipe.text import apertium, translate
@@ -66,11 +70,59 @@ def test_an_unsafe_prompt_in_another_language_is_caught_in_its_category(pipeline
     assert d.action == "block" and d.categories[category].action == "block"
 
 
-def test_a_language_without_a_translator_is_scored_as_written_and_says_so(pipeline, as_written) -> None:
-    prompt = "ein Hund spielt im Garten mit einem Ball"
+def with_languages(pipeline, unread: str) -> Pipeline:  # noqa: ANN001
+    """The default policy with `languages.unread` set, on the same models."""
+    text = Path(pipeline.loaded.source).read_text(encoding="utf-8")
+    assert "  unread: review" in text
+    loaded = parse_policy(text.replace("  unread: review", f"  unread: {unread}"))
+    return Pipeline.from_policy(loaded, pipeline.settings, pipeline.resources)
+
+
+@pytest.mark.parametrize("prompt", ["ein Hund spielt im Garten mit einem Ball",  # German: no translator here
+                                    "собака играет в саду с мячом"])  # Russian
+def test_a_language_nothing_here_reads_goes_to_review_not_to_a_misreading(pipeline, prompt) -> None:
+    """The English heads misread German words (this prompt was blocked as sexual 0.98). No
+    translator reads German here and the heads never learned it, so the encoder skips it and
+    every category it feeds goes to review, saying why; the lexicon and names still read it."""
     d = pipeline.gate(prompt)
-    assert any(r.startswith("prompt in de ") and "scored as written" in r for r in d.reasons)
-    assert d.action == as_written.gate(prompt).action
+    assert d.action == "review" and d.score == 0.5
+    for name in ("sexual", "violence_gore", "terrorism", "self_harm", "hate", "public_figure"):
+        assert d.categories[name].action == "review", name
+        assert d.categories[name].score < 0.05, name  # nothing read it: no made-up score
+        assert any(r.startswith("language unread: prompt in ") for r in d.categories[name].reasons)
+    status = next(s for s in d.scorers if s.scorer == "language")
+    assert status.status == "unread" and "sexual" in status.categories
+    assert any("not read by the encoder" in r for r in d.reasons)
+    assert [x.action for x in pipeline.gate_many([{"text": prompt}, {"text": "a dog on a beach"}])] == ["review", "allow"]
+
+
+def test_the_policy_says_what_an_unread_language_gets(pipeline, as_written) -> None:
+    prompt = "eine Frau kocht Suppe in der Küche"
+    assert with_languages(pipeline, "block").gate(prompt).action == "block"
+    old = with_languages(pipeline, "as_written").gate(prompt)  # the English heads read it anyway
+    assert not any(s.scorer == "language" for s in old.scorers)
+    assert old.categories["sexual"].score == pytest.approx(as_written.gate(prompt).categories["sexual"].score, abs=1e-4)
+    assert any("scored as written" in r for r in old.reasons)
+
+
+def test_a_payload_the_normaliser_decodes_is_read_whatever_its_language_looks_like(pipeline) -> None:
+    """Backwards text (or base64, letters run together) can look like a language to the
+    identifier; the normaliser's decoded variant is English, so the encoder reads that one."""
+    prompt = "two children building a sandcastle on the beach"[::-1]
+    reading = translate.read([prompt])[0]
+    assert reading is not None and reading.lang == "de" and reading.confidence >= 0.8
+    assert pipeline.unread(prompt, reading) is None
+    assert not any(s.scorer == "language" for s in pipeline.gate(prompt).scorers)
+
+
+def test_languages_the_heads_learned_are_read_as_written(pipeline) -> None:
+    """The heads trained on 1,009 Arabic tweets (their manifest lists the languages), so an Arabic
+    text is read by the encoder, not sent to review for its language."""
+    assert pipeline.scorers["text"].heads.languages["ar"] >= 1000
+    assert {"en", "ar"} <= pipeline.scorers["text"].languages
+    d = pipeline.gate("قطة نائمة على الأريكة في ضوء الصباح")
+    assert not any(s.scorer == "language" for s in d.scorers)
+    assert any(r.startswith("prompt in ar ") and "scored as written" in r for r in d.reasons)
 
 
 def test_add_mode_scores_the_prompt_as_written_and_its_translation(pipeline) -> None:
@@ -84,12 +136,12 @@ def test_add_mode_scores_the_prompt_as_written_and_its_translation(pipeline) -> 
     assert add.gate("una pareja desnuda teniendo sexo explícito en la cama").action == "block"
 
 
-def test_a_failing_translator_leaves_the_prompt_scored_as_written(pipeline, as_written, monkeypatch) -> None:
+def test_a_failing_translator_never_lets_a_prompt_through_unread(pipeline, monkeypatch) -> None:
     monkeypatch.setitem(translate.CHAINS, "es", ("no-such-mode",))
     for prompt in ("dos niños jugando al fútbol en la playa al atardecer",
                    "una pareja desnuda teniendo sexo explícito en la cama"):
         d = pipeline.gate(prompt)
-        assert d.action == as_written.gate(prompt).action
+        assert d.action in ("review", "block") and d.categories["sexual"].action != "allow"
         assert any("not translated" in r for r in d.reasons)
 
 
@@ -153,18 +205,19 @@ def test_policy_tuning_reads_a_prompt_in_another_language_as_the_gate_does(pipel
     decisions re-made from the cache are the live gate's. It once crashed on the translator's
     entry in the provenance, and before that would have scored the prompt as written."""
     prompts = ["dos niños jugando al fútbol en la playa al atardecer", "un chat qui dort sur le canapé",
-               "una pareja desnuda teniendo sexo explícito en la cama", "a dog running on a beach"]
+               "una pareja desnuda teniendo sexo explícito en la cama", "a dog running on a beach",
+               "ein Hund spielt im Garten mit einem Ball"]  # German: unread, review
     items = [parse_item({"id": str(i), "text": p, "labels": []}, "test") for i, p in enumerate(prompts)]
     cache = ScoreCache(tmp_path / "cache")
     run = score_items(pipeline, items, cache)
-    assert (run.scored, run.failed) == (4, 0)
+    assert (run.scored, run.failed) == (5, 0)
     cached = CachedSet.load(ScoreCache(cache.path))
     overall = decide_all(cached, pipeline.loaded).overall
     live = {p: pipeline.gate(p).action for p in prompts}
     assert [("allow", "review", "block")[a] for a in overall] == [live[it.input] for it in cached.items]
-    assert live[prompts[0]] == "allow" and live[prompts[2]] == "block"
+    assert live[prompts[0]] == "allow" and live[prompts[2]] == "block" and live[prompts[4]] == "review"
     assert "translate" in cached.entries[0].models
-    assert score_items(pipeline, items, ScoreCache(cache.path)).reused == 4  # the same reading: reused
+    assert score_items(pipeline, items, ScoreCache(cache.path)).reused == 5  # the same reading: reused
 
 
 def test_the_held_out_evaluation_reads_a_prompt_as_the_gate_does(pipeline, as_written) -> None:
@@ -174,17 +227,24 @@ def test_the_held_out_evaluation_reads_a_prompt_as_the_gate_does(pipeline, as_wr
     from modpipe.text.evaluate import TextPath
 
     prompts = ["una pareja desnuda teniendo sexo explícito en la cama",
-               "dos niños jugando al fútbol en la playa al atardecer", "a dog running on a beach"]
+               "dos niños jugando al fútbol en la playa al atardecer", "a dog running on a beach",
+               "ein Hund spielt im Garten mit einem Ball"]
     path = TextPath(pipeline)
-    texts, owner, skip = path.prompt_variants(prompts)
-    assert owner.tolist() == sorted(owner.tolist()) and set(owner.tolist()) == {0, 1, 2}
+    texts, owner, skip, unread = path.prompt_variants(prompts)
+    assert owner.tolist() == sorted(owner.tolist()) and set(owner.tolist()) == {0, 1, 2, 3}
     assert skip[owner == 1].any() and not skip[owner == 2].any()  # the English prompt: as written
-    scores = path.score(texts, path.text[0].encoder.encode(texts), owner, len(prompts), skip=skip)
+    assert skip[owner == 3].all() and unread.tolist() == [False, False, False, True]  # German: unread
+    scores = path.score(texts, path.text[0].encoder.encode(texts), owner, len(prompts), skip=skip, unread=unread)
     for i, prompt in enumerate(prompts):
         gate = pipeline.gate(prompt).categories
         for category in ("sexual", "violence_gore", "self_harm", "hate"):
-            assert scores[category][i] == pytest.approx(gate[category].score, abs=1e-3), (prompt, category)
+            th = pipeline.policy.categories[category]
+            flagged = scores[category][i] >= th.review_at  # what the evaluation counts
+            assert flagged == (gate[category].action != "allow"), (prompt, category)
+            if i < 3:
+                assert scores[category][i] == pytest.approx(gate[category].score, abs=1e-3), (prompt, category)
     assert scores["sexual"][0] > 0.9 and max(s[1] for s in scores.values()) < 0.5
+    assert scores["sexual"][3] == pipeline.policy.categories["sexual"].review_at  # unread: at review, as the gate
     # translation off: every variant is read as written, and nothing is skipped
     assert not TextPath(as_written).prompt_variants(prompts)[2].any()
 

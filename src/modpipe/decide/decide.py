@@ -7,7 +7,9 @@
   says `if_unavailable: fallback` and the category has another signal that ran — then the
   category decides on the rest and the decision still lists the scorer as unavailable;
 - an extractor (ASR, OCR) that failed on a video makes the categories its text feeds at least
-  their `on_unavailable` action, with the reason stated;
+  their `on_unavailable` action, with the reason stated; a prompt in a language the text models
+  cannot read (status `unread`) makes the categories the encoder feeds at least the policy's
+  `languages.unread` action;
 - the overall action is the strictest category action (block > review > allow); an input error
   is `review` (never a silent allow);
 - the overall `score` ranks decisions on one scale for a review queue or a precision-recall
@@ -50,10 +52,14 @@ def decide_category(
         if not fallback:
             action = max_action(action, cat.on_unavailable)
             reasons.append(f"scorer {scorer!r} {st.status}: {st.message} → fail closed ({cat.on_unavailable})")
-    for st in statuses.values():  # extractors (asr, ocr): no signal names them, the status does
+    for st in statuses.values():  # extractors (asr, ocr) and the prompt's language: the status names them
         if st.scorer not in policy.scorers and name in st.categories:
-            action = max_action(action, cat.on_unavailable)
-            reasons.append(f"extractor {st.scorer!r} {st.status}: {st.message} → fail closed ({cat.on_unavailable})")
+            floor = cat.on_unavailable
+            if st.status == "unread":  # scores made without the encoder, so never less than review
+                floor = "review" if policy.languages.unread == "as_written" else policy.languages.unread
+            action = max_action(action, floor)
+            reasons.append(f"{'language' if st.status == 'unread' else 'extractor ' + repr(st.scorer)} "
+                           f"{st.status}: {st.message} → fail closed ({floor})")
     if not feeding:
         action = max_action(action, cat.on_unavailable)
         reasons.append("every scorer feeding this category is disabled → fail closed")

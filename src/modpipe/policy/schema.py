@@ -135,6 +135,19 @@ class Extraction(_Strict):
     asr_language: str | None = "en"
 
 
+class Languages(_Strict):
+    """Prompts in a language the text models cannot read: no translator for it here
+    (`modpipe.text.translate`) and the text heads were not trained on it. The English encoder
+    misreads such a prompt ("ein Hund spielt im Garten mit einem Ball" read as sexual 0.98), so by
+    default it skips it and every category it feeds goes to review, saying why."""
+
+    unread: Literal["review", "block", "as_written"] = Field(
+        "review", description="review / block: the encoder skips the prompt and every category it feeds "
+        "is at least this; as_written: the encoder reads it anyway (the lexicon and names always do)")
+    confident: float = Field(
+        0.8, ge=0.0, le=1.0, description="the language identifier's confidence needed to call a prompt unread")
+
+
 class Policy(_Strict):
     version: Literal[1] = 1
     name: str
@@ -142,6 +155,7 @@ class Policy(_Strict):
     audiences: list[str] = Field(default_factory=list)
     sampling: Sampling = Field(default_factory=Sampling)
     extraction: Extraction = Field(default_factory=Extraction)
+    languages: Languages = Field(default_factory=Languages)
     scorers: dict[str, ScorerSpec]
     categories: dict[str, Category] = Field(..., min_length=1)
 

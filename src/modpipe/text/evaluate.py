@@ -53,19 +53,22 @@ class TextPath:
         }
         self.categories = {c: sigs for c, sigs in self.categories.items() if sigs}
 
-    def prompt_variants(self, texts: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    def prompt_variants(self, texts: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
         """What the gate scores for each text, read as the pipeline reads it (a prompt in another
         language with its English translation, `translate.variants`): the variant texts, the text
-        each belongs to, and which of them the encoder skips (a prompt as written, when its
-        translation replaces it; the lexicon still reads those)."""
+        each belongs to, which of them the encoder skips (a prompt as written, when its
+        translation replaces it or nothing here reads its language; the lexicon still reads
+        those), and which texts are unread (`Pipeline.unread`: `score(unread=)` floors them)."""
         from modpipe.text import translate
 
         readings = self.pipeline.read_languages(list(texts))
-        per_text = [translate.variants(t, r) for t, r in zip(texts, readings, strict=True)]
+        unread = np.array([self.pipeline.unread(t, r) is not None for t, r in zip(texts, readings, strict=True)],
+                          dtype=bool)
+        per_text = [translate.variants(t, r, u) for t, r, u in zip(texts, readings, unread, strict=True)]
         owner = np.array([i for i, vs in enumerate(per_text) for _ in vs], dtype=np.int64)
         flat = [v for vs in per_text for v, _ in vs]
         skip = np.array([("as_written" in meta) for vs in per_text for _, meta in vs], dtype=bool)
-        return flat, owner, skip
+        return flat, owner, skip, unread
 
     def exemplar_texts(self) -> list[str]:
         """The text scorers' exemplar phrases, scorer by scorer (the order `score(exemplars=)` takes)."""
@@ -74,10 +77,12 @@ class TextPath:
     def score(self, variant_texts: Sequence[str], variant_emb: np.ndarray, owner: np.ndarray,
               n_records: int, heads=None, chunk: np.ndarray | None = None,  # noqa: ANN001
               exemplars: np.ndarray | None = None, skip: np.ndarray | None = None,
-              ) -> dict[str, np.ndarray]:
+              unread: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """category -> score per record (max over its variants, their windows, and signals).
         `chunk` marks rows that are chunks of a long text, discounted as the scorer does; `skip`
         rows the encoder does not read (`prompt_variants`: a prompt read through its translation);
+        `unread` records (per record) get the categories the encoder feeds raised to the policy's
+        `languages.unread` threshold, as the live decision's action is;
         `exemplars` are `exemplar_texts()` embedded by the encoder that embedded the variants
         (default: the scorers' own, right when that encoder is the shipped one)."""
         from modpipe.scorers.text_embedding import chunk_score
@@ -115,6 +120,11 @@ class TextPath:
             per_record = np.zeros(n_records, np.float32)
             np.maximum.at(per_record, owner, per_variant)
             out[cat] = per_record
+        pol = self.pipeline.policy
+        if unread is not None and unread.any() and pol.languages.unread != "as_written":
+            for cat in set(out) & set(self.pipeline.unread_categories):
+                floor = getattr(pol.categories[cat], f"{pol.languages.unread}_at")
+                out[cat] = np.where(unread, np.maximum(out[cat], floor), out[cat])
         return out
 
 
@@ -153,7 +163,7 @@ def heldout_scores(records: Sequence[Record], path: TextPath, C: float = 2.0, fo
     saw its whole source (`by="source"`). `extra` records (the project's authored prompts) join
     every fold's training set and are never scored; so do the name-swap copies of the fold's own
     training records (`name_swaps`), as in `train_heads`."""
-    variant_texts, variant_owner, variant_skip = path.prompt_variants([r.text for r in records])
+    variant_texts, variant_owner, variant_skip, unread = path.prompt_variants([r.text for r in records])
     cache = open_cache(max_length)
     V, window_owner = cache.encode_windows(variant_texts)  # every window of every variant, as the gate
     owner = variant_owner[window_owner]
@@ -178,7 +188,7 @@ def heldout_scores(records: Sequence[Record], path: TextPath, C: float = 2.0, fo
         rows = np.flatnonzero(np.isin(owner, held))
         remap = {r: k for k, r in enumerate(held)}
         part = path.score([flat[i] for i in rows], V[rows], np.array([remap[o] for o in owner[rows]]),
-                          len(held), heads, chunk[rows], skip=skip[rows])
+                          len(held), heads, chunk[rows], skip=skip[rows], unread=unread[held])
         for c, vals in part.items():
             scores[c][held] = vals
         log.info("held out %d records", len(held))

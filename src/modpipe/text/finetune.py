@@ -258,7 +258,7 @@ def compare(records: list[Record], authored: list[Record], args: argparse.Namesp
     n = len(train_recs) + len(swaps)
     pipeline = Pipeline.from_policy(args.policy)
     path = TextPath(pipeline)
-    flat, owner, skip = path.prompt_variants([r.text for r in held_recs])  # as the gate reads them
+    flat, owner, skip, unread = path.prompt_variants([r.text for r in held_recs])  # as the gate reads them
     exemplars = path.exemplar_texts()  # embedded by the same encoder as the held-out texts
     top = TopLayers([normalize_text(r.text) for r in train_recs + swaps] + flat + exemplars, args.top,
                     windows_from=n, device=args.device)
@@ -276,7 +276,7 @@ def compare(records: list[Record], authored: list[Record], args: argparse.Namesp
     for name, E in (("base encoder", base), ("tuned encoder", tuned)):
         arrays, _ = train(E[:n], train_recs + swaps)
         scores = path.score([flat[v] for v in rows], E[held_rows], owner[rows], len(held_recs), arrays.heads(name),
-                            chunk_rows(rows), exemplars=E[ex_rows], skip=skip[rows])
+                            chunk_rows(rows), exemplars=E[ex_rows], skip=skip[rows], unread=unread)
         print(f"\n=== {name}: {len(held_recs)} dev records held out by {args.by} (never seen by encoder or heads) ===")
         print(report(held_recs, scores, pipeline.policy))
         if args.save and name == "tuned encoder":  # fair scores, e.g. to choose thresholds on

@@ -10,8 +10,9 @@ prompt's language and, where a translator is installed, puts it into English for
   languages so that a short prompt is not read as a rare one;
 - rule-based machine translation with Apertium (Debian packages, see the README's set-up):
   Spanish and Catalan → English directly; French, Portuguese, Italian and Romanian through
-  Spanish. German and every other language have no translator here and are scored as written,
-  as before.
+  Spanish. German and every other language have no translator here: a prompt clearly in one
+  of them that the text heads never learned is not read by the encoder, and the categories it
+  feeds go to review (`unread`; the policy's `languages` section).
 
 `read(texts)` returns one `Reading` per text (None for English). A reading `replaces` the
 prompt as written for the encoder only when the language is clear and the translator knew most
@@ -29,12 +30,14 @@ import logging
 import re
 import subprocess
 import threading
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
+from modpipe.policy.schema import Languages
 from modpipe.text import apertium, words
-from modpipe.types import Sample
+from modpipe.types import Sample, ScorerStatus
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,7 @@ CHAINS: dict[str, tuple[str, ...]] = {
 # written in, so that it is not taken for one of the first (lingua's high-accuracy models, ~400 MB)
 LANGUAGES = ("en", "es", "fr", "pt", "it", "de", "nl", "ca", "ro", "pl", "tr", "id", "sv",
              "ar", "ru", "zh", "ja", "ko", "hi")
+NON_LATIN = frozenset({"ar", "ru", "zh", "ja", "ko", "hi"})  # of LANGUAGES: written in another script
 ENGLISH_SHARE = 0.8     # at least this share of words are English words: English, nothing to do
 CONFIDENT = 0.5         # lingua's confidence in the language for the translation to replace the prompt
 MAX_UNKNOWN = 0.4       # ... and at most this share of words unknown to the translator
@@ -115,16 +119,16 @@ def translatable() -> list[str]:
 
 
 def model_id() -> str | None:
-    """What reads other languages, for the decision's provenance (None: nothing does). Says once
-    in the log what is missing, so a deployment without the Debian packages is not silent."""
+    """What reads other languages, for the decision's provenance (None: no language detector).
+    Says once in the log what is missing, so a deployment without the Debian packages is not silent."""
     langs = translatable()
     missing = [lang for lang in CHAINS if lang not in langs]
     if not has_detector() or not langs or missing:
         _warn_missing(has_detector(), tuple(missing))
-    if not has_detector() or not langs:
-        return None
-    return (f"lingua-language-detector {importlib.metadata.version('lingua-language-detector')} + "
-            f"apertium ({', '.join(langs)} → en)")
+    if not has_detector():
+        return None  # no language is told apart: every prompt is scored as written
+    return (f"lingua-language-detector {importlib.metadata.version('lingua-language-detector')}"
+            + (f" + apertium ({', '.join(langs)} → en)" if langs else " (no translator here)"))
 
 
 @lru_cache(maxsize=8)
@@ -133,8 +137,9 @@ def _warn_missing(detector: bool, missing: tuple[str, ...]) -> None:
         log.warning("lingua-language-detector is not installed: prompts and video text in other "
                     "languages are scored as written")
     elif missing:
-        log.warning("no Apertium translation to English for %s here (make system-deps): such text is "
-                    "scored as written", ", ".join(missing))
+        log.warning("no Apertium translation to English for %s here (make system-deps): such prompts go "
+                    "to review (the policy's languages.unread); such video text is scored as written",
+                    ", ".join(missing))
 
 
 def warm() -> None:
@@ -194,13 +199,41 @@ def read(texts: Sequence[str]) -> list[Reading | None]:
     return readings
 
 
-def variants(prompt: str, reading: Reading | None) -> list[tuple[str, dict]]:
+def unread(prompt: str, reading: Reading | None, policy: Languages, readable: frozenset[str],
+           categories: Sequence[str]) -> ScorerStatus | None:
+    """A prompt clearly in a language nothing here reads (no translation, and not one the text
+    heads learned: `readable`), none of whose normalised variants is English either (a base64 or
+    backwards payload, letters run together: the decoded or repaired text is read): the status
+    that sends the `categories` the encoder feeds to the policy's `languages.unread` action
+    (`decide`). None when the prompt is read."""
+    from modpipe.text.normalize import normalize_prompt
+
+    if (reading is None or reading.text is not None or policy.unread == "as_written"
+            or reading.confidence < policy.confident or reading.lang in readable or not categories
+            or (reading.lang in NON_LATIN and _latin_share(prompt) > 0.5)  # mojibake in an English jailbreak
+            or any(looks_english(v) for v in normalize_prompt(prompt))):
+        return None
+    return ScorerStatus(scorer="language", status="unread", categories=list(categories), message=(
+        f"prompt in {reading.lang} (language confidence {reading.confidence:.2f}): no translation to English "
+        "(no translator for it here, or it failed) and the text heads never learned it; the encoder did not read it"))
+
+
+def _latin_share(text: str) -> float:
+    letters = [c for c in text if c.isalpha()]
+    return sum(unicodedata.name(c, "").startswith("LATIN") for c in letters) / len(letters) if letters else 0.0
+
+
+def variants(prompt: str, reading: Reading | None, unread: bool = False) -> list[tuple[str, dict]]:
     """What the gate scores for a prompt: its normalised variants (`normalize_prompt`), then the
-    translation's; each with its sample meta. When the translation replaces the prompt, the
-    variants as written carry `as_written` (the encoder skips them; lexicon and names read them)."""
+    translation's; each with its sample meta. When the translation replaces the prompt, or the
+    prompt is `unread` (above), the variants as written carry `as_written` (the encoder skips
+    them; lexicon and names read them)."""
     from modpipe.text.normalize import normalize_prompt
 
     out = [(v, {"variant": i}) for i, v in enumerate(normalize_prompt(prompt))]
+    if reading is not None and unread:
+        for _, meta in out:
+            meta["as_written"] = reading.lang
     if reading is None or reading.text is None:
         return out
     if reading.replaces:
@@ -210,13 +243,14 @@ def variants(prompt: str, reading: Reading | None) -> list[tuple[str, dict]]:
                   for k, v in enumerate(normalize_prompt(reading.text))]
 
 
-def reason(reading: Reading | None) -> str | None:
+def reason(reading: Reading | None, unread: bool = False) -> str | None:
     """The decision's line on how a prompt in another language was read (None: English)."""
     if reading is None:
         return None
     lang = f"prompt in {reading.lang} (language confidence {reading.confidence:.2f})"
     if reading.text is None:
-        return f"{lang}: not translated (no translator for it here, or it failed), scored as written"
+        how = "not read by the encoder (`languages.unread`)" if unread else "scored as written"
+        return f"{lang}: not translated (no translator for it here, or it failed), {how}"
     how = (f"read through a machine translation to English, {reading.unknown:.0%} of its words unknown "
            "to the translator")
     return f"{lang}: {how}" if reading.replaces else f"{lang}: scored as written and {how}; the worst counts"

@@ -103,7 +103,8 @@ def _statuses(cached: CachedSet, loaded: LoadedPolicy) -> tuple[list[dict[str, S
     for e in cached.entries:
         key = hash((tuple(sorted(e.models.items())), tuple(sorted(e.params.items())), str(e.statuses)))
         if key not in memo:
-            st = {d["scorer"]: ScorerStatus(**d) for d in e.statuses if d["scorer"] in digests}
+            st = {d["scorer"]: ScorerStatus(**d) for d in e.statuses
+                  if d["scorer"] in digests or d["status"] == "unread"}  # unread: the prompt's language
             for n in enabled:
                 if n not in e.models:
                     st[n] = ScorerStatus(scorer=n, status="unavailable", categories=cats_of[n],

@@ -130,8 +130,9 @@ def score_items(pipe, items: Sequence[LabelledItem], cache: ScoreCache, *, batch
         for s in scores:
             k = bisect.bisect_right(starts, s.sample) - 1
             rows[owners[k]].append(_row(s, starts[k]))
-        for h in owners:
-            cache.put(entry(h, "gate", statuses, rows[h]))
+        for h in owners:  # a prompt in a language nothing here reads keeps its `language` status
+            unread = pipe.unread(prompts[h], readings[h])
+            cache.put(entry(h, "gate", statuses if unread is None else {**statuses, unread.scorer: unread}, rows[h]))
         run.scored += len(owners)
         since_save += len(batch)
         if progress:
