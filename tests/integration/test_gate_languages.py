@@ -93,6 +93,7 @@ def test_a_language_nothing_here_reads_goes_to_review_not_to_a_misreading(pipeli
     status = next(s for s in d.scorers if s.scorer == "language")
     assert status.status == "unread" and "sexual" in status.categories
     assert any("not read by the encoder" in r for r in d.reasons)
+    assert any(r.startswith("sexual: review (score 0.00 < 0.5); language unread") for r in d.reasons)
     assert [x.action for x in pipeline.gate_many([{"text": prompt}, {"text": "a dog on a beach"}])] == ["review", "allow"]
 
 

@@ -114,9 +114,9 @@ def decide(policy: Policy, provenance: Provenance, kind: str, scores: list[Score
         th = cat.thresholds(audience)
         res = decide_category(cname, cat, th, aggregate(cat, th, index), policy, statuses)
         categories[cname] = res
-        if res.action != "allow":
-            reasons.append(f"{cname}: {res.action} (score {res.score:.2f} ≥ "
-                           f"{th.block_at if res.action == 'block' else th.review_at})"
+        if res.action != "allow":  # "<": sent there whatever its score (fail closed), the reason says why
+            at = th.block_at if res.action == "block" else th.review_at
+            reasons.append(f"{cname}: {res.action} (score {res.score:.2f} {'≥' if res.score >= at else '<'} {at})"
                            + (f"; {res.reasons[-1]}" if res.reasons else ""))
     for st in statuses.values():
         reasons.append(f"SAFETY: scorer {st.scorer!r} {st.status} ({st.message}); "
