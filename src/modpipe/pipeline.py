@@ -76,8 +76,8 @@ class Pipeline:
         translator = translate.model_id() if models and self.settings.translate != "off" else None
         encoders = [n for n in self.scorers if self.policy.scorers[n].type == "text_embedding"]
         self._translate = translator is not None and bool(encoders)
-        # a prompt in a language nothing here reads: what the encoder would have fed goes to review
-        self._readable = frozenset().union(*(self.scorers[n].languages for n in encoders))
+        # a prompt in a language nothing here translates: what the encoder feeds goes to review
+        self.text_languages = frozenset().union(*(self.scorers[n].languages for n in encoders))
         self.unread_categories = [c for c, cat in self.policy.categories.items() if any(
             s.scorer in encoders and (not s.modalities or Modality.PROMPT in s.modalities) for s in cat.signals)]
         if self._translate:
@@ -214,9 +214,9 @@ class Pipeline:
         """Validate and normalise a prompt (+ its English `reading` when it is in another
         language, + reference images) into samples to score."""
         self._check_prompt(prompt)
-        unread = self.unread(prompt, reading) is not None
+        skip = self.unread(prompt, reading) is not None and reading.lang not in self.text_languages
         samples = [Sample(index=i, modality=Modality.PROMPT, text=v, meta=meta)
-                   for i, (v, meta) in enumerate(translate.variants(prompt, reading, unread))]
+                   for i, (v, meta) in enumerate(translate.variants(prompt, reading, skip))]
         for img in images:
             samples.append(Sample(index=len(samples), modality=Modality.IMAGE, image=load_image(img)))
         return samples
@@ -243,8 +243,9 @@ class Pipeline:
         return out
 
     def unread(self, prompt: str, reading: translate.Reading | None) -> ScorerStatus | None:
-        """The `language` status of a prompt in a language nothing here reads (`translate.unread`)."""
-        return translate.unread(prompt, reading, self.policy.languages, self._readable, self.unread_categories)
+        """The `language` status of a prompt in a language nothing here translates (`translate.unread`);
+        the encoder skips it unless the heads learned the language (`readable`)."""
+        return translate.unread(prompt, reading, self.policy.languages, self.text_languages, self.unread_categories)
 
     def read_text(self, samples: Sequence[Sample], first_index: int) -> list[Sample]:
         """A video's on-screen text and speech in other languages, read in English as a prompt

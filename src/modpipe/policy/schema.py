@@ -146,6 +146,9 @@ class Languages(_Strict):
         "is at least this; as_written: the encoder reads it anyway (the lexicon and names always do)")
     confident: float = Field(
         0.8, ge=0.0, le=1.0, description="the language identifier's confidence needed to call a prompt unread")
+    trusted: list[str] = Field(
+        default_factory=list, description="languages (ISO 639-1) the text heads learned whose reading alone "
+        "may allow a prompt (say ar, once measured on your prompts); by default it only ranks and blocks")
 
 
 class Policy(_Strict):

@@ -64,7 +64,9 @@ class TextPath:
         readings = self.pipeline.read_languages(list(texts))
         unread = np.array([self.pipeline.unread(t, r) is not None for t, r in zip(texts, readings, strict=True)],
                           dtype=bool)
-        per_text = [translate.variants(t, r, u) for t, r, u in zip(texts, readings, unread, strict=True)]
+        readable = self.pipeline.text_languages
+        per_text = [translate.variants(t, r, u and r.lang not in readable)
+                    for t, r, u in zip(texts, readings, unread, strict=True)]
         owner = np.array([i for i, vs in enumerate(per_text) for _ in vs], dtype=np.int64)
         flat = [v for vs in per_text for v, _ in vs]
         skip = np.array([("as_written" in meta) for vs in per_text for _, meta in vs], dtype=bool)

@@ -201,21 +201,27 @@ def read(texts: Sequence[str]) -> list[Reading | None]:
 
 def unread(prompt: str, reading: Reading | None, policy: Languages, readable: frozenset[str],
            categories: Sequence[str]) -> ScorerStatus | None:
-    """A prompt clearly in a language nothing here reads (no translation, and not one the text
-    heads learned: `readable`), none of whose normalised variants is English either (a base64 or
-    backwards payload, letters run together: the decoded or repaired text is read): the status
-    that sends the `categories` the encoder feeds to the policy's `languages.unread` action
-    (`decide`). None when the prompt is read."""
+    """A prompt clearly in a language with no translation here, none of whose normalised variants
+    is English either (a base64 or backwards payload, letters run together: the decoded or
+    repaired text is read): the status that sends the `categories` the encoder feeds to the
+    policy's `languages.unread` action (`decide`). In a language the text heads never learned
+    (not in `readable`) the encoder skips the prompt (`variants(unread=True)`); in one they
+    learned from their training texts alone (Arabic tweets) it still reads it, and the reading
+    ranks the prompt, but it is not trusted to allow: it allowed an Arabic request to film a
+    beheading. None when the prompt is read in English."""
     from modpipe.text.normalize import normalize_prompt
 
     if (reading is None or reading.text is not None or policy.unread == "as_written"
-            or reading.confidence < policy.confident or reading.lang in readable or not categories
+            or reading.confidence < policy.confident or not categories
+            or (reading.lang in readable and reading.lang in policy.trusted)
             or (reading.lang in NON_LATIN and _latin_share(prompt) > 0.5)  # mojibake in an English jailbreak
             or any(looks_english(v) for v in normalize_prompt(prompt))):
         return None
+    how = ("the text heads learned it only from their training texts; their reading is not trusted to allow"
+           if reading.lang in readable else "the text heads never learned it; the encoder did not read it")
     return ScorerStatus(scorer="language", status="unread", categories=list(categories), message=(
         f"prompt in {reading.lang} (language confidence {reading.confidence:.2f}): no translation to English "
-        "(no translator for it here, or it failed) and the text heads never learned it; the encoder did not read it"))
+        f"(no translator for it here, or it failed) and {how}"))
 
 
 def _latin_share(text: str) -> float:
@@ -249,7 +255,7 @@ def reason(reading: Reading | None, unread: bool = False) -> str | None:
         return None
     lang = f"prompt in {reading.lang} (language confidence {reading.confidence:.2f})"
     if reading.text is None:
-        how = "not read by the encoder (`languages.unread`)" if unread else "scored as written"
+        how = "sent to `languages.unread` (the `language` status says why)" if unread else "scored as written"
         return f"{lang}: not translated (no translator for it here, or it failed), {how}"
     how = (f"read through a machine translation to English, {reading.unknown:.0%} of its words unknown "
            "to the translator")
