@@ -136,14 +136,15 @@ class Extraction(_Strict):
 
 
 class Languages(_Strict):
-    """Prompts in a language the text models cannot read: no translator for it here
-    (`modpipe.text.translate`) and the text heads were not trained on it. The English encoder
-    misreads such a prompt ("ein Hund spielt im Garten mit einem Ball" read as sexual 0.98), so by
-    default it skips it and every category it feeds goes to review, saying why."""
+    """Prompts in a language with no translator here (`modpipe.text.translate`). The English
+    encoder misreads them ("ein Hund spielt im Garten mit einem Ball" read as sexual 0.98), so by
+    default it skips such a prompt — unless the text heads learned the language (Arabic), when its
+    reading still ranks and can block — and every category it feeds goes to review, saying why."""
 
     unread: Literal["review", "block", "as_written"] = Field(
-        "review", description="review / block: the encoder skips the prompt and every category it feeds "
-        "is at least this; as_written: the encoder reads it anyway (the lexicon and names always do)")
+        "review", description="review / block: every category the encoder feeds is at least this (the "
+        "encoder skips the prompt unless the heads learned its language); as_written: score it as "
+        "written like an English prompt (the lexicon and names always read it)")
     confident: float = Field(
         0.8, ge=0.0, le=1.0, description="the language identifier's confidence needed to call a prompt unread")
     trusted: list[str] = Field(
