@@ -11,8 +11,9 @@ prompt's language and, where a translator is installed, puts it into English for
 - rule-based machine translation with Apertium (Debian packages, see the README's set-up):
   Spanish and Catalan → English directly; French, Portuguese, Italian and Romanian through
   Spanish. German and every other language have no translator here: a prompt clearly in one
-  of them that the text heads never learned is not read by the encoder, and the categories it
-  feeds go to review (`unread`; the policy's `languages` section).
+  of them is at least review in every category the encoder feeds (`unread`; the policy's
+  `languages` section); the encoder skips it, unless the text heads learned the language
+  (Arabic), when their reading still ranks it and can block.
 
 `read(texts)` returns one `Reading` per text (None for English). A reading `replaces` the
 prompt as written for the encoder only when the language is clear and the translator knew most
