@@ -70,12 +70,12 @@ def test_an_unsafe_prompt_in_another_language_is_caught_in_its_category(pipeline
     assert d.action == "block" and d.categories[category].action == "block"
 
 
-def with_languages(pipeline, unread: str) -> Pipeline:  # noqa: ANN001
-    """The default policy with `languages.unread` set, on the same models."""
+def with_languages(pipeline, unread: str = "review", trusted: str = "[]") -> Pipeline:  # noqa: ANN001
+    """The default policy with its `languages` section set so, on the same models."""
     text = Path(pipeline.loaded.source).read_text(encoding="utf-8")
-    assert "  unread: review" in text
-    loaded = parse_policy(text.replace("  unread: review", f"  unread: {unread}"))
-    return Pipeline.from_policy(loaded, pipeline.settings, pipeline.resources)
+    assert "  unread: review" in text and "  trusted: []" in text
+    text = text.replace("  unread: review", f"  unread: {unread}").replace("  trusted: []", f"  trusted: {trusted}")
+    return Pipeline.from_policy(parse_policy(text), pipeline.settings, pipeline.resources)
 
 
 @pytest.mark.parametrize("prompt", ["ein Hund spielt im Garten mit einem Ball",  # German: no translator here
@@ -141,8 +141,7 @@ def test_a_language_the_heads_learned_is_read_but_not_trusted_to_allow(pipeline)
     assert not any("as_written" in s.meta for s in read)  # the encoder read it
     as_written = with_languages(pipeline, "as_written").gate(beheading)
     assert as_written.action == "allow"  # what the heads' reading alone gave
-    text = Path(pipeline.loaded.source).read_text(encoding="utf-8").replace("  trusted: []", "  trusted: [ar]")
-    trusting = Pipeline.from_policy(parse_policy(text), pipeline.settings, pipeline.resources)
+    trusting = with_languages(pipeline, trusted="[ar]")
     assert trusting.gate(beheading).action == "allow"  # a platform that trusts it gets the heads' reading
     assert trusting.gate("ein Hund spielt im Garten mit einem Ball").action == "review"  # German still unread
 
