@@ -4,15 +4,18 @@ Public functions:
 
 - `fold_for_matching(text)` folds a text to one lowercase ASCII-ish form that obfuscation cannot
   dodge: NFKC, zero-width and control characters removed, confusable homoglyphs folded to ASCII
-  (Unicode TR39 data from `confusable-homoglyphs`, then accents stripped by decomposition),
+  (Unicode TR39 data from `confusable-homoglyphs`, and the "fancy text" letters it lacks: small
+  capitals, negative squared and circled, parenthesized and regional-indicator letters; then
+  accents stripped by decomposition),
   spaced-out letters rejoined ("k i l l", "s.e.x"), leetspeak mapped inside words that contain
   letters ("k1ll", "$ex"), runs of a repeated character squeezed ("killllll" -> "kill",
   "seeexxx" -> "sex"), whitespace collapsed. Used by the gate and by name matching.
 - `normalize_prompt(text)` returns the variants of a prompt to score: the normalised prompt
   first, the folded form when it differs, word-level repairs (`modpipe.text.words`: words run
-  together split apart, letters masked with * filled in), then decoded hidden payloads (base64,
-  hex, %-escapes, rot13 words, words spelt backwards, upside-down text). The gate scores every
-  variant and keeps the worst, which defeats obfuscation.
+  together split apart, letters masked with * filled in), then decoded hidden payloads
+  (`modpipe.text.payloads`: base64, hex, binary, %-escapes, HTML references, Morse, invisible tag
+  characters, Caesar and Atbash words, words spelt backwards, upside-down text). The gate scores
+  every variant and keeps the worst, which defeats obfuscation.
 
 Both are pure, fast (tens of microseconds for a typical prompt) and never raise on any `str`;
 `warm()` loads their word lists up front (the `Pipeline` calls it).
@@ -22,20 +25,20 @@ tokenizer's vocabulary is used when installed; without it the rules fall back to
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import string
 import unicodedata
-from collections.abc import Callable
 from functools import lru_cache
-from urllib.parse import unquote
 
 from modpipe.text import words as _words
+from modpipe.text.payloads import hidden_payloads
 from modpipe.text.words import MENTION_OR_URL, known, unglue, unmask
 from modpipe.text.words import vocab as _vocab
 
-_ZERO_WIDTH = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u00ad\u034f\u180e\u115f\u1160\u3164\uffa0]")
+# (with the invisible tag characters and supplementary variation selectors: `payloads` reads
+# what they carry from the prompt as received)
+_ZERO_WIDTH = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u00ad\u034f\u180e\u115f\u1160\u3164\uffa0"
+                         "\U000e0000-\U000e007f\U000e0100-\U000e01ef]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SPACES = re.compile(r"\s+")
 
@@ -56,10 +59,6 @@ _SPACED = re.compile(
 _REPEAT = re.compile(r"([a-z])\1{2,}")
 _OTHER_REPEAT = re.compile(r"([^a-z0-9\s])\1{3,}")
 
-_B64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{12,}={0,2}")
-_HEX = re.compile(r"(?<![0-9A-Za-z])(?:(?:0x|\\x)?[0-9A-Fa-f]{2}[\s:,]?){6,}")
-_PCT = re.compile(r"%[0-9A-Fa-f]{2}")
-_ALPHA = re.compile(r"[a-z]{3,}")
 _MAX_VARIANTS = 8
 
 
@@ -89,6 +88,30 @@ def _fold_table() -> dict[int, str]:
             letters = [a for a in ascii_alts if a.isalpha()]
             table[ord(ch)] = (letters or ascii_alts)[0]
     return table
+
+
+# "fancy text" letters that neither NFKC nor the confusables data bring back to ASCII ("ɴᴀᴋᴇᴅ",
+# "🅽🅰🅺🅴🅳", "⒩⒜⒦⒠⒟"); a regional indicator only alone ("🇳​🇦​🇰"): two side by side are a flag
+_LETTERLIKE_NAME = re.compile(r"(?:LATIN LETTER SMALL CAPITAL|(?:NEGATIVE )?(?:SQUARED|CIRCLED) LATIN CAPITAL LETTER"
+                              r"|PARENTHESIZED LATIN SMALL LETTER) ([A-Z])")
+_LETTERLIKE_BLOCKS = ((0x0250, 0x02B0), (0x1D00, 0x1D2C), (0x249C, 0x24B6), (0xA720, 0xA800), (0x1F110, 0x1F1E6))
+_REGIONAL = re.compile("(?<![\U0001f1e6-\U0001f1ff])[\U0001f1e6-\U0001f1ff](?![\U0001f1e6-\U0001f1ff])")
+
+
+@lru_cache(maxsize=1)
+def _letterlike_table() -> dict[int, str]:
+    table: dict[int, str] = {}
+    for lo, hi in _LETTERLIKE_BLOCKS:
+        for cp in range(lo, hi):
+            m = _LETTERLIKE_NAME.fullmatch(unicodedata.name(chr(cp), ""))
+            if m:
+                table[cp] = m.group(1).lower()
+    return table
+
+
+def _letterlike(text: str) -> str:
+    text = _REGIONAL.sub(lambda m: chr(ord(m.group(0)) - 0x1F1E6 + ord("a")), text)
+    return text.translate(_letterlike_table())
 
 
 def _to_ascii(text: str) -> str:
@@ -165,6 +188,8 @@ def fold_for_matching(text: str) -> str:
 
 @lru_cache(maxsize=1024)  # the gate folds a prompt, then the name matcher folds it again
 def _fold(text: str) -> str:
+    if not text.isascii():
+        text = _letterlike(text)
     text = unicodedata.normalize("NFKC", text)
     text = _ZERO_WIDTH.sub("", text)
     text = _CONTROL.sub(" ", text)
@@ -179,140 +204,10 @@ def _fold(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-# ---------------------------------------------------------------------------- hidden payloads
-
-
-def _wordy(decoded: str) -> bool:
-    """Mostly printable text made of words (not binary noise from a lucky decode)."""
-    if len(decoded) < 4:
-        return False
-    printable = sum(c.isprintable() or c in "\n\t" for c in decoded)
-    if printable < 0.95 * len(decoded):
-        return False
-    lettery = sum(c.isalpha() or c.isspace() for c in decoded)
-    if lettery < 0.75 * len(decoded):
-        return False
-    words = _ALPHA.findall(decoded.lower())
-    if not words:
-        return False
-    vocab = _vocab()
-    return not vocab or sum(w in vocab for w in words) >= max(1, len(words) // 2)
-
-
-def _b64(segment: str) -> str | None:
-    s = segment.rstrip("=")
-    if s.isalpha() and (s.islower() or s.isupper()):
-        return None  # a plain long word, not base64
-    s += "=" * (-len(s) % 4)
-    try:
-        raw = base64.urlsafe_b64decode(s) if ("-" in s or "_" in s) else base64.b64decode(s)
-        return raw.decode("utf-8")
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        return None
-
-
-def _hex(segment: str) -> str | None:
-    digits = re.sub(r"0x|\\x|[\s:,]", "", segment)
-    if len(digits) % 2:
-        digits = digits[:-1]
-    try:
-        return bytes.fromhex(digits).decode("utf-8")
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
-_ROT13 = str.maketrans(string.ascii_lowercase + string.ascii_uppercase,
-                       string.ascii_lowercase[13:] + string.ascii_lowercase[:13]
-                       + string.ascii_uppercase[13:] + string.ascii_uppercase[:13])
-_LETTERS = re.compile(r"[A-Za-z]+")
-_LETTERS2 = re.compile(r"[A-Za-z]{2,}")
-
-
-def _rot13(word: str) -> str:
-    return word.translate(_ROT13)
-
-
-def _reverse(word: str) -> str:
-    return word[::-1]
-
-
-def _unknown_words(text: str) -> list[str]:
-    """Words of 2+ letters that are not in the MiniLM vocabulary (none when it is missing)."""
-    vocab = _vocab()
-    return [w for w in _LETTERS2.findall(text) if w.lower() not in vocab] if vocab else []
-
-
-def _flip_words(text: str, flip: Callable[[str], str], unknown: list[str]) -> str | None:
-    """Rewrite the words that are gibberish but real words once flipped: rot13 ("xvyy" -> "kill")
-    or spelt backwards ("llik" -> "kill"); None unless at least two words and half the `unknown`
-    ones (`_unknown_words`) flip to real words."""
-    if len(unknown) < 2:
-        return None
-    vocab = _vocab()
-    flipped = {w for w in unknown if flip(w).lower() in vocab}
-    if len(flipped) < 2 or sum(w in flipped for w in unknown) < 0.5 * len(unknown):
-        return None  # counted per occurrence, as `unknown` is: a repeated code word counts each time
-    # once the code is evident, every word from the first to the last gibberish one flips when
-    # its flip is a word ("gb" -> "to"), and single letters too ("n" -> "a"), except "a" and "I"
-    spans = list(_LETTERS.finditer(text))
-    hits = [i for i, m in enumerate(spans) if m.group(0) in flipped]
-    out, last = [], 0
-    for i, m in enumerate(spans):
-        w = m.group(0)
-        inside = hits[0] <= i <= hits[-1]
-        change = w in flipped or (inside and (flip(w).lower() in vocab
-                                              or (len(w) == 1 and w not in "aAI")))
-        out.append(text[last:m.start()])
-        out.append(flip(w) if change else w)
-        last = m.end()
-    out.append(text[last:])
-    return "".join(out)
-
-
-# upside-down text ("ǝɯoɥ ʇɐ qɯoq ɐ ǝʞɐɯ"): each letter turned, the whole line read backwards
-_TURNED = "ɐqɔpǝɟƃɥᴉɾʞlɯuodbɹsʇnʌʍxʎz∀ᗺƆᗡƎℲ⅁HIſꓘ˥WNOԀΌᴚS⊥∩ΛMX⅄Z¡¿˙'"
-_UPRIGHT = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!?.,"
-_UPSIDE_DOWN = str.maketrans(_TURNED, _UPRIGHT)
-_ONLY_TURNED = frozenset("ɐɔǝɟƃɥᴉɾʞɯɹʇʌʍʎ∀ƆƎℲ⅁˥Ԁ⊥∩Λ⅄")
-
-
-def _upside_down(text: str) -> str | None:
-    if text.isascii() or sum(c in _ONLY_TURNED for c in text) < 3:
-        return None
-    return text.translate(_UPSIDE_DOWN)[::-1]
-
-
-def hidden_payloads(text: str) -> list[str]:
-    """Decoded base64 / hex / %-escaped / rot13 / backwards / upside-down content in `text`."""
-    found: list[str] = []
-    for seg in _B64.findall(text):
-        dec = _b64(seg)
-        if dec and _wordy(dec):
-            found.append(dec)
-    for m in _HEX.finditer(text):
-        dec = _hex(m.group(0))
-        if dec and _wordy(dec):
-            found.append(dec)
-    if "%" in text and len(_PCT.findall(text)) >= 2:
-        dec = unquote(text)
-        if dec != text:
-            found.append(dec)
-    unknown = _unknown_words(text)
-    rot = _flip_words(text, _rot13, unknown)
-    if rot:
-        found.append(rot)
-    backwards = _flip_words(text, _reverse, unknown)
-    if backwards:  # each word spelt backwards, or the whole text: read it both ways
-        found += [backwards, text[::-1]]
-    turned = _upside_down(text)
-    if turned:
-        found.append(turned)
-    return found
-
-
 def warm() -> None:
     """Load the word lists and wordninja's model now (~0.2 s), so that no prompt waits for them."""
     _fold_table()
+    _letterlike_table()
     _words.warm()
 
 
@@ -325,14 +220,16 @@ def normalize_prompt(text: str) -> list[str]:
             text = str(text)
         base = normalize_text(text)
         variants = [base]
-        folded = fold_for_matching(base)
+        # "⒩⒜⒦⒠⒟" and "🇳\u200b🇦" become letters before NFKC and zero-width removal change them
+        lettered = text if text.isascii() else _letterlike(text)
+        folded = fold_for_matching(base if lettered == text else normalize_text(lettered))
         if folded and folded != base.lower():
             variants.append(folded)
         repaired = fold_for_matching(MENTION_OR_URL.sub(" ", base))
         for v in (unglue(repaired), *unmask(repaired)):
             if v and v not in variants:
                 variants.append(v)
-        for payload in hidden_payloads(base):
+        for payload in hidden_payloads(base, raw=text):
             for v in (normalize_text(payload), fold_for_matching(payload)):
                 if v and v.lower() not in {x.lower() for x in variants}:
                     variants.append(v)
