@@ -11,7 +11,8 @@ Public functions:
   letters ("k1ll", "$ex"), runs of a repeated character squeezed ("killllll" -> "kill",
   "seeexxx" -> "sex"), whitespace collapsed. Used by the gate and by name matching.
 - `normalize_prompt(text)` returns the variants of a prompt to score: the normalised prompt
-  first, the folded form when it differs, word-level repairs (`modpipe.text.words`: words run
+  first, the folded form when it differs, the prompt with its emoji spelt out when they stand
+  for things ("how to hide a 💣" → "how to hide a bomb"; `emoji_words`), word-level repairs (`modpipe.text.words`: words run
   together split apart, letters masked with * filled in), then decoded hidden payloads
   (`modpipe.text.payloads`: base64, hex, binary, %-escapes, HTML references, Morse, invisible tag
   characters, Caesar and Atbash words, words spelt backwards, upside-down text). The gate scores
@@ -205,10 +206,65 @@ def _fold(text: str) -> str:
 
 
 def warm() -> None:
-    """Load the word lists and wordninja's model now (~0.2 s), so that no prompt waits for them."""
+    """Load the word lists, wordninja's model and the emoji names now (~0.3 s), so that no prompt
+    waits for them."""
     _fold_table()
     _letterlike_table()
+    emoji_words("🔪")  # the emoji package's tables (~40 ms)
     _words.warm()
+
+
+# emoji that stand for tone or identity, not for a thing or an act: smiley faces, hearts, hand
+# gestures (the middle finger aside), flags and religious or gender symbols stay as written; spelt out, "😂" read as "face with
+# tears" and a trans pride flag as an identity mention, both flagged in chat the gate allowed
+_TONE = re.compile(r"heart|(?<!middle_)finger|thumbs|fist|clap|muscle|raising|waving|victory|horns|call_me"
+                   r"|index_pointing|love-you|palms|pinch|writing_hand|folded_hands|handshake|ok_hand|vulcan"
+                   r"|transgender|star_of_david|star_and_crescent|latin_cross|orthodox_cross|menorah|dharma"
+                   r"|yin_yang|^om$|place_of_worship|khanda|hamsa|(?:fe)?male_sign")
+_SKIN_TONE = re.compile(r"_(?:light|medium-light|medium|medium-dark|dark)_skin_tone")
+_SMILEYS = ((0x1F600, 0x1F650), (0x1F910, 0x1F930), (0x1F970, 0x1F980), (0x1FAE0, 0x1FAF0), (0x2639, 0x263B))
+
+
+def _name(chars: str, data: dict) -> str | None:
+    """An emoji's CLDR name in words, or None for one that stands for tone or identity."""
+    name = _SKIN_TONE.sub("", data.get("en", "").strip(":"))
+    first = ord(chars[0])
+    if (not name or _TONE.search(name.lower()) or "\U0001f3f3" in chars or "\U000e007f" in chars
+            or any(lo <= first < hi for lo, hi in _SMILEYS)
+            or any(0x1F1E6 <= ord(c) <= 0x1F1FF for c in chars)):
+        return None
+    return name.replace("_", " ")
+
+
+def _plural(name: str) -> str:
+    if name.endswith(("s", "x", "z", "ch", "sh")):
+        return name + "es"
+    return name[:-1] + "ies" if name.endswith("y") and name[-2:-1] not in "aeiou" else name + "s"
+
+
+def emoji_words(text: str) -> str | None:
+    """The text with each emoji that stands for a thing or an act written as its name ("I'm
+    going to 💊💊💊 and never wake up" → "… pills …", "🍆💦" → "eggplant sweat droplets"; the
+    `emoji` package's CLDR names, a run of one emoji as its plural), since the encoder's
+    vocabulary has no emoji; None when no emoji is spelt out (`_TONE`, `_SMILEYS`: faces,
+    hearts, gestures, flags, religious and gender symbols stay as written)."""
+    import emoji
+
+    found = emoji.emoji_list(text)
+    out, last, i = [], 0, 0
+    while i < len(found):
+        j = i  # a run of the same emoji, side by side or spaced
+        while (j + 1 < len(found) and found[j + 1]["emoji"] == found[i]["emoji"]
+               and not text[found[j]["match_end"]:found[j + 1]["match_start"]].strip()):
+            j += 1
+        name = _name(found[i]["emoji"], emoji.EMOJI_DATA.get(found[i]["emoji"], {}))
+        if name is not None:
+            out += [text[last:found[i]["match_start"]], f" {_plural(name) if j > i else name} "]
+            last = found[j]["match_end"]
+        i = j + 1
+    if not out:
+        return None
+    return _SPACES.sub(" ", "".join(out) + text[last:]).strip()
 
 
 def normalize_prompt(text: str) -> list[str]:
@@ -225,6 +281,9 @@ def normalize_prompt(text: str) -> list[str]:
         folded = fold_for_matching(base if lettered == text else normalize_text(lettered))
         if folded and folded != base.lower():
             variants.append(folded)
+        spelt = None if text.isascii() else emoji_words(text)  # before a zero-width joiner is dropped
+        if spelt:
+            variants.append(normalize_text(spelt))
         repaired = fold_for_matching(MENTION_OR_URL.sub(" ", base))
         for v in (unglue(repaired), *unmask(repaired)):
             if v and v not in variants:
