@@ -31,6 +31,7 @@ from modpipe.scorers import get_scorer_class
 from modpipe.scorers.base import Scorer
 from modpipe.settings import Settings, get_settings
 from modpipe.text import normalize, translate
+from modpipe.text.words import Euphemisms
 from modpipe.types import (
     Decision, ErrorInfo, Modality, Provenance, Sample, ScanInput, ScanTrace, Score, ScorerStatus,
 )
@@ -78,6 +79,7 @@ class Pipeline:
         self._translate = translator is not None and bool(encoders)
         # a prompt in a language nothing here translates: what the encoder feeds goes to review
         self.text_languages = frozenset().union(*(self.scorers[n].languages for n in encoders))
+        self.euphemisms = Euphemisms(self.policy.euphemisms)  # coded words, read in plain words too
         self.unread_categories = [c for c, cat in self.policy.categories.items() if any(
             s.scorer in encoders and (not s.modalities or Modality.PROMPT in s.modalities) for s in cat.signals)]
         if self._translate:
@@ -216,7 +218,7 @@ class Pipeline:
         self._check_prompt(prompt)
         skip = self.unread(prompt, reading) is not None and reading.lang not in self.text_languages
         samples = [Sample(index=i, modality=Modality.PROMPT, text=v, meta=meta)
-                   for i, (v, meta) in enumerate(translate.variants(prompt, reading, skip))]
+                   for i, (v, meta) in enumerate(translate.variants(prompt, reading, skip, self.euphemisms))]
         for img in images:
             samples.append(Sample(index=len(samples), modality=Modality.IMAGE, image=load_image(img)))
         return samples

@@ -146,6 +146,25 @@ def test_adding_a_negative_exemplar_in_yaml_changes_the_decision(pipeline) -> No
     assert after.gate("kill them all, every one of them").categories["violence"].action != "allow"
 
 
+def test_a_coded_word_listed_in_the_policy_is_read_in_plain_words(pipeline) -> None:
+    """Algospeak changes faster than a model is retrained: a policy author lists the coded word
+    under `euphemisms`, and a prompt holding it is also read with the plain word."""
+    from pathlib import Path
+
+    import yaml
+
+    prompt = "a couple watching zorp together on the sofa"  # "zorp": a code word made up for this test
+    policy = yaml.safe_load(Path(pipeline.loaded.source).read_text(encoding="utf-8"))
+    policy["euphemisms"]["Zorp"] = "porn"
+    coded = Pipeline.from_policy(parse_policy(yaml.safe_dump(policy)), pipeline.settings, pipeline.resources)
+    assert pipeline.gate(prompt).action == "allow"
+    d = coded.gate(prompt)
+    assert d.action == "block" and d.categories["sexual"].action == "block"
+    read = [s for s in coded.gate_samples(prompt) if s.meta.get("euphemism")]
+    assert [s.text for s in read] == ["a couple watching porn together on the sofa"]
+    assert coded.gate("a zorpedo of a submarine").action == "allow"  # whole words only
+
+
 def test_heads_swapped_into_a_scorer_built_without_them_are_used(pipeline) -> None:
     # the evaluation swaps heads trained per fold into the policy's text scorers, some of which
     # (speech/OCR text) were built with heads: null

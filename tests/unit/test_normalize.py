@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modpipe.text.normalize import fold_for_matching, normalize_prompt
+from modpipe.text.words import Euphemisms
 
 ABC = "abcdefghijklmnopqrstuvwxyz"
 MORSE = dict(zip(ABC, ".- -... -.-. -.. . ..-. --. .... .. .--- -.- .-.. -- -. --- .--. --.- .-. ... - ..- ...- .-- "
@@ -210,3 +211,12 @@ def test_never_raises_and_always_returns_a_string(text: str) -> None:
     variants = normalize_prompt(text)
     assert variants and all(isinstance(v, str) for v in variants)
     assert isinstance(fold_for_matching(text), str)
+
+
+def test_coded_words_are_put_in_plain_words_whole_word_and_case_blind() -> None:
+    plain = Euphemisms({"unalive": "kill", "Sewer Slide": "suicide", "sa'd": "sexually assaulted"})
+    assert plain("how to UNALIVE myself") == "how to kill myself"
+    assert plain("sewer   slide tips") == "suicide tips"           # spaces inside a term are spaces
+    assert plain("he got SA'd at the party") == "he got sexually assaulted at the party"
+    assert plain("unaliveness and sewers") is None                 # whole words only
+    assert Euphemisms({})("anything") is None

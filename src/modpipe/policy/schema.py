@@ -160,6 +160,10 @@ class Policy(_Strict):
     sampling: Sampling = Field(default_factory=Sampling)
     extraction: Extraction = Field(default_factory=Extraction)
     languages: Languages = Field(default_factory=Languages)
+    euphemisms: dict[str, str] = Field(
+        default_factory=dict, description="coded words (\"algospeak\": unalive, seggs, 1488) and the plain "
+        "words they stand for: a prompt holding one is also read with the plain words (one more variant), so "
+        "the encoder sees what was meant (add only words that mean the same in every context)")
     scorers: dict[str, ScorerSpec]
     categories: dict[str, Category] = Field(..., min_length=1)
 

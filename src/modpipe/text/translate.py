@@ -32,7 +32,7 @@ import re
 import subprocess
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -230,24 +230,30 @@ def _latin_share(text: str) -> float:
     return sum(unicodedata.name(c, "").startswith("LATIN") for c in letters) / len(letters) if letters else 0.0
 
 
-def variants(prompt: str, reading: Reading | None, unread: bool = False) -> list[tuple[str, dict]]:
+def variants(prompt: str, reading: Reading | None, unread: bool = False,
+             plain: Callable[[str], str | None] | None = None) -> list[tuple[str, dict]]:
     """What the gate scores for a prompt: its normalised variants (`normalize_prompt`), then the
-    translation's; each with its sample meta. When the translation replaces the prompt, or the
+    translation's, then any of them with coded words in `plain` words (`words.Euphemisms`, meta
+    `euphemism`); each with its sample meta. When the translation replaces the prompt, or the
     prompt is `unread` (above), the variants as written carry `as_written` (the encoder skips
     them; lexicon and names read them)."""
     from modpipe.text.normalize import normalize_prompt
 
     out = [(v, {"variant": i}) for i, v in enumerate(normalize_prompt(prompt))]
-    if reading is not None and unread:
+    if reading is not None and (unread or (reading.text is not None and reading.replaces)):
         for _, meta in out:
             meta["as_written"] = reading.lang
-    if reading is None or reading.text is None:
-        return out
-    if reading.replaces:
-        for _, meta in out:
-            meta["as_written"] = reading.lang
-    return out + [(v, {"variant": len(out) + k, "translated_from": reading.lang})
-                  for k, v in enumerate(normalize_prompt(reading.text))]
+    if reading is not None and reading.text is not None:
+        out += [(v, {"variant": len(out) + k, "translated_from": reading.lang})
+                for k, v in enumerate(normalize_prompt(reading.text))]
+    if plain is not None:
+        seen = {v.lower() for v, _ in out}
+        for v, meta in list(out):
+            p = plain(v)
+            if p and p.lower() not in seen:
+                seen.add(p.lower())
+                out.append((p, {**meta, "variant": len(out), "euphemism": True}))
+    return out
 
 
 def reason(reading: Reading | None, unread: bool = False) -> str | None:

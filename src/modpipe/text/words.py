@@ -5,7 +5,9 @@
 - `unmask(folded)`: letters hidden behind `*` filled in ("k*ll yourself", "s**cide", "b*mb"),
   one variant per plausible reading ("s*x" → six, sex, sox, sax), so that the gate, which keeps
   the worst variant, sees the reading the writer meant to hide;
-- `resegment(text)`: the spaces OCR drops put back ("KILLTHEINFIDELS" → "KILL THE INFIDELS").
+- `resegment(text)`: the spaces OCR drops put back ("KILLTHEINFIDELS" → "KILL THE INFIDELS");
+- `Euphemisms(table)(text)`: coded words put in plain words ("unalive" → "kill", "seggs" → "sex";
+  the policy's `euphemisms`).
 
 All three split or fill with `wordninja` (English word frequencies) and accept only dictionary
 words: the MiniLM tokenizer's whole words (`vocab`) or the `english-words` lists
@@ -176,3 +178,20 @@ def unmask(folded: str) -> list[str]:
             last = hi
         out.append("".join([*pieces, folded[last:]]))
     return out
+
+
+class Euphemisms:
+    """Coded words and the plain words they stand for (the policy's `euphemisms`), replaced
+    whole-word and case-blind: `Euphemisms({"unalive": "kill"})("how to unalive myself")` is
+    "how to kill myself"; None when the text holds none (or the table is empty)."""
+
+    def __init__(self, table: dict[str, str]) -> None:
+        self.table = {" ".join(k.lower().split()): v for k, v in table.items() if k.strip()}
+        alts = "|".join(r"\s+".join(map(re.escape, k.split())) for k in sorted(self.table, key=len, reverse=True))
+        self._pattern = re.compile(rf"(?<!\w)({alts})(?!\w)", re.IGNORECASE) if self.table else None
+
+    def __call__(self, text: str) -> str | None:
+        if self._pattern is None:
+            return None
+        plain = self._pattern.sub(lambda m: self.table[" ".join(m.group(1).lower().split())], text)
+        return plain if plain != text else None
