@@ -12,8 +12,9 @@ Public functions:
   "seeexxx" -> "sex"), whitespace collapsed. Used by the gate and by name matching.
 - `normalize_prompt(text)` returns the variants of a prompt to score: the normalised prompt
   first, the folded form when it differs, the prompt with its emoji spelt out when they stand
-  for things ("how to hide a 💣" → "how to hide a bomb"; `emoji_words`), word-level repairs (`modpipe.text.words`: words run
-  together split apart, letters masked with * filled in), then decoded hidden payloads
+  for things ("how to hide a 💣" → "how to hide a bomb"; `emoji_words`), word-level repairs
+  (`modpipe.text.words`: words run together split apart, letters masked with * filled in),
+  then decoded hidden payloads
   (`modpipe.text.payloads`: base64, hex, binary, %-escapes, HTML references, Morse, invisible tag
   characters, Caesar and Atbash words, words spelt backwards, upside-down text). The gate scores
   every variant and keeps the worst, which defeats obfuscation.
@@ -205,18 +206,10 @@ def _fold(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def warm() -> None:
-    """Load the word lists, wordninja's model and the emoji names now (~0.3 s), so that no prompt
-    waits for them."""
-    _fold_table()
-    _letterlike_table()
-    emoji_words("🔪")  # the emoji package's tables (~40 ms)
-    _words.warm()
-
-
-# emoji that stand for tone or identity, not for a thing or an act: smiley faces, hearts, hand
-# gestures (the middle finger aside), flags and religious or gender symbols stay as written; spelt out, "😂" read as "face with
-# tears" and a trans pride flag as an identity mention, both flagged in chat the gate allowed
+# emoji that stand for tone or identity, not for a thing or an act, stay as written: smiley
+# faces, hearts, hand gestures (the middle finger aside), flags, religious and gender symbols.
+# Spelt out, "😂" read as "face with tears" and a trans pride flag as an identity mention, and
+# the gate flagged chat messages it had allowed.
 _TONE = re.compile(r"heart|(?<!middle_)finger|thumbs|fist|clap|muscle|raising|waving|victory|horns|call_me"
                    r"|index_pointing|love-you|palms|pinch|writing_hand|folded_hands|handshake|ok_hand|vulcan"
                    r"|transgender|star_of_david|star_and_crescent|latin_cross|orthodox_cross|menorah|dharma"
@@ -265,6 +258,15 @@ def emoji_words(text: str) -> str | None:
     if not out:
         return None
     return _SPACES.sub(" ", "".join(out) + text[last:]).strip()
+
+
+def warm() -> None:
+    """Load the word lists, wordninja's model and the emoji names now (~0.3 s), so that no prompt
+    waits for them."""
+    _fold_table()
+    _letterlike_table()
+    emoji_words("🔪")  # the emoji package's tables (~40 ms)
+    _words.warm()
 
 
 def normalize_prompt(text: str) -> list[str]:
