@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -250,10 +251,15 @@ class Pipeline:
         return translate.unread(prompt, reading, self.policy.languages, self.text_languages, self.unread_categories)
 
     def read_text(self, samples: Sequence[Sample], first_index: int) -> list[Sample]:
-        """A video's on-screen text and speech in other languages, read in English as a prompt
-        is (`translate.text_variants`; the translations get indices from `first_index`)."""
+        """A video's on-screen text and speech read as a prompt is: in other languages also in
+        English (`translate.text_variants`), and with the policy's coded words also in plain
+        words (`euphemisms`, meta `euphemism`); the added samples get indices from `first_index`."""
         readings = self.read_languages([s.meta.get("as_read", s.text) for s in samples])
-        return translate.text_variants(samples, readings, first_index)
+        out = translate.text_variants(samples, readings, first_index)
+        plain = [(s, p) for s in out if s.text and (p := self.euphemisms(s.text))]
+        nxt = max([first_index - 1, *(s.index for s in out)]) + 1
+        return out + [replace(s, index=nxt + k, text=p, meta={**s.meta, "euphemism": True})
+                      for k, (s, p) in enumerate(plain)]
 
     def gate(self, prompt: str, user: str | None = None, audience: str | None = None,
              images: Iterable[Any] = (), id: str | None = None) -> Decision:

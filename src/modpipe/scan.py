@@ -134,9 +134,9 @@ def extract_and_score(pipe: Pipeline, prepared: ScanInput, trace: ScanTrace,
     if text:  # text in other languages: its English translation is scored too (or instead)
         text = pipe.read_text(text, first_index=lo + len(speech))
         (text_scores, text_statuses), trace.timings["score_text"] = _timed(score, text)
-        # evidence for reviewers: the text, and the language of a translation
-        snippet = {s.index: {"text": s.text[:SNIPPET_CHARS], **({"translated_from": s.meta["translated_from"]}
-                                                               if "translated_from" in s.meta else {})}
+        # evidence for reviewers: the text, the language of a translation, a coded word read plainly
+        snippet = {s.index: {"text": s.text[:SNIPPET_CHARS],
+                             **{k: s.meta[k] for k in ("translated_from", "euphemism") if k in s.meta}}
                    for s in text}
         scores += [sc.with_value(sc.value, **snippet[sc.sample]) for sc in text_scores]
         statuses.update({k: v for k, v in text_statuses.items() if k not in statuses})

@@ -163,6 +163,13 @@ def test_a_coded_word_listed_in_the_policy_is_read_in_plain_words(pipeline) -> N
     read = [s for s in coded.gate_samples(prompt) if s.meta.get("euphemism")]
     assert [s.text for s in read] == ["a couple watching porn together on the sofa"]
     assert coded.gate("a zorpedo of a submarine").action == "allow"  # whole words only
+    # a video's speech and on-screen text too: one more sample at the same time, marked
+    from modpipe.types import Modality, Sample
+
+    said = Sample(index=7, modality=Modality.SPEECH, text="we watched ZORP all night", start=2.0, end=4.0)
+    extra = coded.read_text([said], first_index=8)[1:]
+    assert [(s.index, s.text, s.start, s.meta.get("euphemism")) for s in extra] == [
+        (8, "we watched porn all night", 2.0, True)]
 
 
 def test_heads_swapped_into_a_scorer_built_without_them_are_used(pipeline) -> None:

@@ -162,7 +162,8 @@ class Policy(_Strict):
     languages: Languages = Field(default_factory=Languages)
     euphemisms: dict[str, str] = Field(
         default_factory=dict, description="coded words (\"algospeak\": unalive, seggs, 1488) and the plain "
-        "words they stand for: a prompt holding one is also read with the plain words (one more variant), so "
+        "words they stand for: a prompt, transcript or on-screen line holding one is also read with the plain "
+        "words (one more variant, one more sample), so "
         "the encoder sees what was meant (add only words that mean the same in every context)")
     scorers: dict[str, ScorerSpec]
     categories: dict[str, Category] = Field(..., min_length=1)
