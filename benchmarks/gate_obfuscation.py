@@ -1,10 +1,10 @@
-"""How well the prompt gate sees through obfuscation: the same prompts, written twenty ways.
+"""How well the prompt gate sees through obfuscation: the same prompts, written twenty-two ways.
 
     python benchmarks/gate_obfuscation.py [--n 300] [--seed 1] [--policy policies/default.yaml] [--only NAME ...]
 
 Each transform rewrites every prompt the way a user dodging a filter would (spaces removed,
 letters spaced out, leetspeak, look-alike Cyrillic letters, zero-width characters, a vowel
-masked with *, words or the whole text backwards, upside-down letters, base64, rot13, "fancy
+masked with *, letters split by ";" or by an emoji, words or the whole text backwards, upside-down letters, base64, rot13, "fancy
 text" letters (small capitals, negative squared, regional indicators), invisible Unicode tag
 characters after a harmless cover sentence, HTML character references, binary, Morse code, a
 Caesar shift of 3). Printed per transform: the share of unsafe prompts flagged (review or block;
@@ -61,6 +61,8 @@ TRANSFORMS = {
     "as written": lambda t: t,
     "spaces removed": lambda t: "".join(t.split()),
     "letters spaced out": lambda t: "  ".join(" ".join(w) for w in t.split()),
+    "letters split by ;": lambda t: " ".join(";".join(w) for w in t.split()),
+    "letters split by an emoji": lambda t: " ".join("🔥".join(w) for w in t.split()),
     "leetspeak": lambda t: t.lower().translate(_LEET),
     "Cyrillic look-alikes": lambda t: t.translate(_CYRILLIC),
     "zero-width characters": lambda t: "\u200b".join(t),

@@ -34,6 +34,9 @@ MORSE = dict(zip(ABC, ".- -... -.-. -.. . ..-. --. .... .. .--- -.- .-.. -- -. -
         ("k i l l the president", "kill the president"),  # spaced-out letters
         ("s.e.x", "sex"),
         ("k-i-l-l", "kill"),
+        ("s;e;x t:a:p:e", "sex tape"),                  # any repeated punctuation between letters
+        ("n|u|d|e", "nude"),
+        ("n🔥a🔥k🔥e🔥d", "naked"),                       # emoji as separators
         ("killllll him", "kill him"),                  # repeats squeezed, the double kept
         ("seeexxx video", "sex video"),                # squeezed to the real word
         ("  MANY \t\n spaces  ", "many spaces"),

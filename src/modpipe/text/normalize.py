@@ -7,7 +7,7 @@ Public functions:
   (Unicode TR39 data from `confusable-homoglyphs`, and the "fancy text" letters it lacks: small
   capitals, negative squared and circled, parenthesized and regional-indicator letters; then
   accents stripped by decomposition),
-  spaced-out letters rejoined ("k i l l", "s.e.x"), leetspeak mapped inside words that contain
+  spaced-out letters rejoined ("k i l l", "s.e.x", "s;e;x", "n🔥u🔥d🔥e"), leetspeak mapped inside words that contain
   letters ("k1ll", "$ex"), runs of a repeated character squeezed ("killllll" -> "kill",
   "seeexxx" -> "sex"), whitespace collapsed. Used by the gate and by name matching.
 - `normalize_prompt(text)` returns the variants of a prompt to score: the normalised prompt
@@ -53,9 +53,11 @@ _LEET_TAIL = "03$"
 _LEETY_WORD = re.compile(
     rf"(?<![a-z0-9{_LEET_CHARS}])[a-z0-9{_LEET_CHARS}]*[{_LEET_CHARS}][a-z0-9{_LEET_CHARS}]*")
 # three or more single characters separated by the same kind of light separator: "k i l l", "s.e.x"
-_SEPARATORS = " .-_*·•,/~"
+# (punctuation, and emoji: "n🔥a🔥k🔥e🔥d"; a separator must repeat exactly, so "k|ll" stays leetspeak)
+_SEPARATORS = " .-_*·•,/~;:'=^|+\""
+_EMOJI_SEPARATORS = "\u2600-\u27bf\ufe0f\U0001f300-\U0001faff"
 _SPACED = re.compile(
-    rf"(?<![\w{_LEET_CHARS}])[a-z{_LEET_CHARS}]([{re.escape(_SEPARATORS)}]{{1,3}})[a-z{_LEET_CHARS}]"
+    rf"(?<![\w{_LEET_CHARS}])[a-z{_LEET_CHARS}]([{re.escape(_SEPARATORS)}{_EMOJI_SEPARATORS}]{{1,3}})[a-z{_LEET_CHARS}]"
     rf"(?:\1[a-z{_LEET_CHARS}])+(?![\w{_LEET_CHARS}])"
 )
 _REPEAT = re.compile(r"([a-z])\1{2,}")
@@ -127,7 +129,7 @@ def _to_ascii(text: str) -> str:
 
 def _rejoin(match: re.Match[str]) -> str:
     run = match.group(0)
-    chars = "".join(c for c in run if c not in _SEPARATORS)
+    chars = run.replace(match.group(1), "")
     return chars if sum(c.isalpha() for c in chars) >= 2 else run
 
 
