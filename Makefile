@@ -90,7 +90,7 @@ probe-gate: install system-deps
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/minors_label.py
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/names_content.py --misses
 
-# the same prompts written twenty-two obfuscated ways (benchmarks/gate_obfuscation.py)
+# the same prompts written twenty-three obfuscated ways (benchmarks/gate_obfuscation.py)
 probe-obfuscation: install
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_obfuscation.py
 

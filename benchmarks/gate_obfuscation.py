@@ -1,4 +1,4 @@
-"""How well the prompt gate sees through obfuscation: the same prompts, written twenty-two ways.
+"""How well the prompt gate sees through obfuscation: the same prompts, written twenty-three ways.
 
     python benchmarks/gate_obfuscation.py [--n 300] [--seed 1] [--policy policies/default.yaml] [--only NAME ...]
 
@@ -7,7 +7,7 @@ letters spaced out, leetspeak, look-alike Cyrillic letters, zero-width character
 masked with *, letters split by ";" or by an emoji, words or the whole text backwards, upside-down letters, base64, rot13, "fancy
 text" letters (small capitals, negative squared, regional indicators), invisible Unicode tag
 characters after a harmless cover sentence, HTML character references, binary, Morse code, a
-Caesar shift of 3). Printed per transform: the share of unsafe prompts flagged (review or block;
+Caesar shift of 3, Pig Latin). Printed per transform: the share of unsafe prompts flagged (review or block;
 higher is better), the share of those flagged in the category they were written for (`own`: the
 gate read the hidden words, not just the garbling), and the share of safe prompts flagged (lower
 is better) at the policy's thresholds.
@@ -53,6 +53,13 @@ _MORSE = dict(zip(_ABC + "0123456789", (
     "----- .---- ..--- ...-- ....- ..... -.... --... ---.. ----.").split()))
 
 
+def _pig_latin(word: str) -> str:
+    lead = len(word) - len(word.lstrip("bcdfghjklmnpqrstvwxzBCDFGHJKLMNPQRSTVWXZ"))
+    if not word.isalpha():
+        return word
+    return word + "way" if lead == 0 else word[lead:] + word[:lead] + "ay"
+
+
 def _mask_vowel(word: str) -> str:
     return re.sub(r"(?<=[A-Za-z])[aeiouAEIOU](?=[A-Za-z])", "*", word, count=1) if len(word) >= 4 else word
 
@@ -80,6 +87,7 @@ TRANSFORMS = {
     "binary": lambda t: " ".join(f"{b:08b}" for b in t.encode()),
     "Morse code": lambda t: " / ".join(" ".join(_MORSE[c] for c in w if c in _MORSE) for w in t.lower().split()),
     "Caesar shift 3": lambda t: t.translate(_CAESAR3),
+    "Pig Latin": lambda t: " ".join(_pig_latin(w) for w in t.split()),
 }
 
 

@@ -8,8 +8,8 @@ gate to score (the worst counts):
 - invisible characters that carry text ("ASCII smuggling"): Unicode tag characters
   (U+E0020–E007E, one per ASCII character, shown as nothing after a harmless cover sentence) and
   variation selectors carrying bytes (U+FE00–FE0F, U+E0100–E01EF, hidden behind one emoji);
-- letter ciphers on words: rot13, any other Caesar shift and Atbash ("xvyy" → "kill"), words
-  spelt backwards, upside-down text ("ǝɯoɥ ʇɐ qɯoq" → "bomb at home").
+- letter ciphers on words: rot13, any other Caesar shift and Atbash ("xvyy" → "kill"), Pig Latin
+  ("akednay" → "naked"), words spelt backwards, upside-down text ("ǝɯoɥ ʇɐ qɯoq" → "bomb at home").
 
 A decoder only answers when what it decodes reads as English words (`_wordy`, `_flip_words`),
 so an ordinary prompt gains no variant; binary and tag characters, which no ordinary prompt
@@ -27,6 +27,7 @@ import string
 from collections.abc import Callable
 from urllib.parse import unquote
 
+from modpipe.text import words as _words
 from modpipe.text.words import vocab as _vocab
 
 _B64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{12,}={0,2}")
@@ -196,6 +197,20 @@ def _cipher(text: str, unknown: list[str]) -> str | None:
     return _flip_words(text, lambda w: w.translate(_CIPHERS[best]), unknown)
 
 
+def _unpig(word: str) -> str:
+    """A Pig Latin word read back ("akednay" → "naked", "otay" → "to", "onway" → "on"): the
+    letters before "ay" with up to three moved back to the front, or a vowel word's "w"/"y"
+    dropped; of the readings that are words, the most frequent (wordninja's word costs); the
+    word itself when none is."""
+    low = word.lower()
+    if len(low) < 4 or not low.endswith("ay"):
+        return word
+    core, vocab, cost = low[:-2], _vocab(), _words._word_cost()
+    readings = [core[-k:] + core[:-k] for k in range(1, 4)] + [core[:-1]] * (core[-1] in "wy") + [core]
+    found = [r for r in readings if r in vocab or r in ("a", "i")]
+    return min(found, key=lambda r: cost.get(r, 99.0)) if found else word
+
+
 # upside-down text ("ǝɯoɥ ʇɐ qɯoq ɐ ǝʞɐɯ"): each letter turned, the whole line read backwards
 _TURNED = "ɐqɔpǝɟƃɥᴉɾʞlɯuodbɹsʇnʌʍxʎz∀ᗺƆᗡƎℲ⅁HIſꓘ˥WNOԀΌᴚS⊥∩ΛMX⅄Z¡¿˙'"
 _UPRIGHT = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!?.,"
@@ -243,6 +258,9 @@ def hidden_payloads(text: str, raw: str | None = None) -> list[str]:
     cipher = _cipher(text, unknown)
     if cipher:
         found.append(cipher)
+    pig = _flip_words(text, _unpig, unknown)
+    if pig:
+        found.append(pig)
     backwards = _flip_words(text, lambda w: w[::-1], unknown)
     if backwards:  # each word spelt backwards, or the whole text: read it both ways
         found += [backwards, text[::-1]]
