@@ -7,12 +7,12 @@ belongs to the embedding scorer, which sees context.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from modpipe.scorers.base import Scorer
+from modpipe.text.words import phrases
 from modpipe.types import TEXT_MODALITIES, Sample, Score
 
 
@@ -33,15 +33,7 @@ class LexiconScorer(Scorer):
 
     def __init__(self, name, params: LexiconParams, resources) -> None:  # noqa: ANN001
         super().__init__(name, params, resources)
-        self._patterns = {
-            label: re.compile(
-                r"(?<![\w])(" + "|".join(
-                    r"\s+".join(re.escape(w) for w in t.lower().split()) for t in sorted(terms, key=len, reverse=True)
-                ) + r")(?![\w])"
-            )
-            for label, terms in params.terms.items()
-            if terms
-        }
+        self._patterns = {label: phrases(terms) for label, terms in params.terms.items() if terms}
 
     @property
     def model_id(self) -> str:

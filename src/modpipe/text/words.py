@@ -180,6 +180,14 @@ def unmask(folded: str) -> list[str]:
     return out
 
 
+def phrases(terms: list[str] | tuple[str, ...] | set[str]) -> re.Pattern[str]:
+    """One pattern matching any of `terms` as whole words, case-blind, any run of whitespace
+    between a term's words, the longest term first; group 1 is the match (the lexicon scorer's
+    terms and the policy's euphemisms)."""
+    alts = "|".join(r"\s+".join(map(re.escape, t.lower().split())) for t in sorted(terms, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)({alts})(?!\w)", re.IGNORECASE)
+
+
 class Euphemisms:
     """Coded words and the plain words they stand for (the policy's `euphemisms`), replaced
     whole-word and case-blind: `Euphemisms({"unalive": "kill"})("how to unalive myself")` is
@@ -187,8 +195,7 @@ class Euphemisms:
 
     def __init__(self, table: dict[str, str]) -> None:
         self.table = {" ".join(k.lower().split()): v for k, v in table.items() if k.strip()}
-        alts = "|".join(r"\s+".join(map(re.escape, k.split())) for k in sorted(self.table, key=len, reverse=True))
-        self._pattern = re.compile(rf"(?<!\w)({alts})(?!\w)", re.IGNORECASE) if self.table else None
+        self._pattern = phrases(self.table) if self.table else None
 
     def __call__(self, text: str) -> str | None:
         if self._pattern is None:
