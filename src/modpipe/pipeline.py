@@ -1,7 +1,7 @@
 """The one Pipeline behind the CLI, the HTTP service and the Ray batch actor.
 
     Pipeline.from_policy(path)            load + validate the policy, build its scorers once
-    pipeline.gate(prompt, images=...)     pre-generation prompt gate  → Decision
+    pipeline.gate(prompt, images=...)     pre-generation prompt gate  → Decision (modpipe.gate)
     pipeline.scan(video)                  post-generation video scan  → Decision
 
 Flow (one direction): ingest → sample → extract → score → aggregate → decide. Scorers that
@@ -20,12 +20,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from modpipe import __version__
+from modpipe import __version__, gate
 from modpipe.decide import decide
-from modpipe.errors import (
-    InputError, InputTooLargeError, ModelUnavailableError, ModpipeError, TextInputError,
-)
-from modpipe.ingest.images import load_image
+from modpipe.errors import InputError, ModelUnavailableError, ModpipeError
 from modpipe.policy import LoadedPolicy, load_policy
 from modpipe.resources import Resources, configure_threads
 from modpipe.scorers import get_scorer_class
@@ -149,7 +146,7 @@ class Pipeline:
 
     # ------------------------------------------------------------------ stages shared by both jobs
 
-    def _check_audience(self, audience: str | None) -> None:
+    def check_audience(self, audience: str | None) -> None:
         if audience is not None and audience not in self.policy.audiences:
             raise InputError(
                 f"unknown audience {audience!r}; this policy knows: {', '.join(self.policy.audiences) or 'none'}"
@@ -215,22 +212,8 @@ class Pipeline:
     def gate_samples(self, prompt: str, images: Iterable[Any] = (),
                      reading: translate.Reading | None = None) -> list[Sample]:
         """Validate and normalise a prompt (+ its English `reading` when it is in another
-        language, + reference images) into samples to score."""
-        self._check_prompt(prompt)
-        skip = self.unread(prompt, reading) is not None and reading.lang not in self.text_languages
-        samples = [Sample(index=i, modality=Modality.PROMPT, text=v, meta=meta)
-                   for i, (v, meta) in enumerate(translate.variants(prompt, reading, skip, self.euphemisms))]
-        for img in images:
-            samples.append(Sample(index=len(samples), modality=Modality.IMAGE, image=load_image(img)))
-        return samples
-
-    def _check_prompt(self, prompt: Any) -> None:
-        if not isinstance(prompt, str):
-            raise TextInputError(f"prompt must be a string, got {type(prompt).__name__}")
-        if len(prompt) > self.settings.max_prompt_chars:
-            raise InputTooLargeError(
-                f"prompt has {len(prompt)} characters; the limit is {self.settings.max_prompt_chars}"
-            )
+        language, + reference images) into samples to score (`modpipe.gate.prompt_samples`)."""
+        return gate.prompt_samples(self, prompt, images, reading)[0]
 
     def read_languages(self, prompts: Sequence[Any]) -> list[translate.Reading | None]:
         """Each prompt's language and English translation (`modpipe.text.translate`); None for
@@ -264,61 +247,26 @@ class Pipeline:
     def gate(self, prompt: str, user: str | None = None, audience: str | None = None,
              images: Iterable[Any] = (), id: str | None = None) -> Decision:
         t0 = time.perf_counter()
-        self._check_audience(audience)
-        reading = self.read_languages([prompt])[0]  # None for bad input: gate_samples raises
-        samples = self.gate_samples(prompt, images, reading)
+        self.check_audience(audience)
+        reading = self.read_languages([prompt])[0]  # None for bad input: prompt_samples raises
+        samples, unread = gate.prompt_samples(self, prompt, images, reading)
         t1 = time.perf_counter()
         scores, statuses = self.score_samples(samples)
         scores = self.apply_consent(scores, user)
         t2 = time.perf_counter()
-        unread = self.unread(prompt, reading)
-        d = self.decide("gate", scores, _with_unread(statuses, unread), audience, id=id, user=user,
+        d = self.decide("gate", scores, gate.with_unread(statuses, unread), audience, id=id, user=user,
                         timings={"normalize": round(t1 - t0, 5), "score": round(t2 - t1, 5),
                                  "total": round(time.perf_counter() - t0, 5)})
-        d = _with_reading(d, reading, unread is not None)
+        d = gate.with_reading(d, reading, unread is not None)
         log.info("gate id=%s action=%s policy=%s", id, d.action, self.loaded.hash[:19])
         return d
 
     def gate_many(self, requests: Sequence[dict[str, Any]]) -> list[Decision]:
-        """Gate many prompts with real batching: every request's samples go through each scorer
-        in one call (one encoder forward per batch), then are split back and decided per request.
-        Each request is a dict with `text` and optional `id`, `user`, `audience`, `images`.
-        A bad request yields an error decision (`review`) in its place; the rest go on."""
-        t0 = time.perf_counter()
-        spans: list[tuple[int, int] | ErrorInfo] = []
-        samples: list[Sample] = []
-        readings = self.read_languages([req.get("text") for req in requests])  # one call per language
-        for req, reading in zip(requests, readings, strict=True):
-            try:
-                self._check_audience(req.get("audience"))
-                mine = self.gate_samples(req.get("text"), req.get("images", ()), reading)
-            except ModpipeError as exc:
-                spans.append(ErrorInfo(type=type(exc).__name__, message=str(exc)))
-                continue
-            lo = len(samples)
-            samples.extend(Sample(index=lo + s.index, modality=s.modality, text=s.text, image=s.image,
-                                  meta=s.meta) for s in mine)
-            spans.append((lo, len(samples)))
-        scores, statuses = self.score_samples(samples)
-        per_request: dict[int, list[Score]] = {}
-        bounds = [sp for sp in spans if isinstance(sp, tuple)]
-        starts = [lo for lo, _ in bounds]
-        import bisect
-
-        for sc in scores:
-            per_request.setdefault(starts[bisect.bisect_right(starts, sc.sample) - 1], []).append(sc)
-        elapsed = round(time.perf_counter() - t0, 5)
-        out: list[Decision] = []
-        for req, sp, reading in zip(requests, spans, readings, strict=True):
-            common = {"id": req.get("id"), "user": req.get("user"), "timings": {"batch_total": elapsed}}
-            if isinstance(sp, ErrorInfo):
-                out.append(self.decide("gate", [], dict(self.unavailable), None, error=sp, **common))
-                continue
-            mine = self.apply_consent(per_request.get(sp[0], []), req.get("user"))
-            st = self.unread(req.get("text"), reading)
-            out.append(_with_reading(self.decide("gate", mine, _with_unread(statuses, st), req.get("audience"),
-                                                 **common), reading, st is not None))
-        return out
+        """Gate many prompts with real batching (`modpipe.gate.gate_many`): one encoder forward
+        per batch, then a decision per request. Each request is a dict with `text` and optional
+        `id`, `user`, `audience`, `images`. A bad request yields an error decision (`review`) in
+        its place; the rest go on."""
+        return gate.gate_many(self, requests)
 
     # ------------------------------------------------------------------ post-generation scan
 
@@ -342,7 +290,7 @@ class Pipeline:
     def finish_scan(self, prepared: ScanInput, user: str | None = None,
                     audience: str | None = None, trace: ScanTrace | None = None) -> Decision:
         """extract + score + aggregate + decide for a prepared video (the model-bound part)."""
-        self._check_audience(audience)
+        self.check_audience(audience)
         timings = dict(prepared.timings)
         fields = {"id": prepared.id, "input": prepared.input, "user": user}
         if prepared.error is not None:
@@ -372,7 +320,7 @@ class Pipeline:
     def scan(self, video: str | Path, user: str | None = None, audience: str | None = None,
              id: str | None = None, trace: ScanTrace | None = None) -> Decision:
         """Scan one video. Media errors become a `review` decision with the error filled in."""
-        self._check_audience(audience)
+        self.check_audience(audience)
         t0 = time.perf_counter()
         prepared = self.prepare_scan(video, id=id)
         if trace is not None:
@@ -396,14 +344,3 @@ def _checked(has_audio: bool, extractors: dict) -> list[str]:
     """What a scan looked at: frames always; speech and on-screen text when extracted."""
     return ["frames", *(["on-screen text"] if "ocr" in extractors else []),
             *(["speech"] if has_audio and "asr" in extractors else [])]
-
-
-def _with_unread(statuses: dict[str, ScorerStatus], unread: ScorerStatus | None) -> dict[str, ScorerStatus]:
-    return statuses if unread is None else {**statuses, unread.scorer: unread}
-
-
-def _with_reading(d: Decision, reading: translate.Reading | None, unread: bool = False) -> Decision:
-    """A prompt in another language: the decision says how it was read."""
-    if reading is None:
-        return d
-    return d.model_copy(update={"reasons": [*d.reasons, translate.reason(reading, unread)]})
