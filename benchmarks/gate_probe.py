@@ -22,6 +22,11 @@ eighth and 53 (`"batch": 9`: chat-bot requests and forum posts) from the ninth, 
 of its batch held out by theme, for the chat-style side of the gate and the text a video scan
 reads.
 
+`benchmarks/data/short_probe.jsonl` holds 548 short messages (1–12 words: comments, game and
+stream chat, DMs, quick video prompts): 320 written as a test set by an author who saw no
+training text, 193 (`"batch": 10`) a quarter of the tenth batch's themes, and 35 (`"batch":
+"maintainer"`, all safe) the harmless short texts found flagged before that batch was written.
+
 `benchmarks/data/lang_probe.jsonl` holds 495 video prompts: 375 in Spanish, French, German,
 Portuguese and Italian (75 each, one author per language: 38 ordinary, 12 look-alike safe, 25
 unsafe across sexual, violence, self-harm, terrorism and hate) and 120 in Catalan and Romanian
@@ -102,14 +107,15 @@ def main() -> int:
     print(f"binary AUPRC (the decisions' score): {average_precision_score(unsafe, worst):.3f}")
     # sets written at different times (`batch`), or in different languages (`lang`), each alone
     for key, name in (("batch", lambda b: "first set" if b == 0 else f"batch {b}"), ("lang", str)):
-        groups = sorted({r.get(key, 0) for r in rows})
+        groups = sorted({r.get(key, 0) for r in rows}, key=str)
         for g in groups if len(groups) > 1 else ():
             idx = [i for i, r in enumerate(rows) if r.get(key, 0) == g]
             flag = [decisions[i].action != "allow" for i in idx]
             pos = [f for f, i in zip(flag, idx, strict=True) if unsafe[i]]
             neg = [f for f, i in zip(flag, idx, strict=True) if not unsafe[i]]
-            print(f"  {name(g)} ({len(idx)} texts): AUPRC "
-                  f"{average_precision_score([unsafe[i] for i in idx], [worst[i] for i in idx]):.3f}, "
+            ap = (f"{average_precision_score([unsafe[i] for i in idx], [worst[i] for i in idx]):.3f}"
+                  if pos and neg else "n/a")
+            print(f"  {name(g)} ({len(idx)} texts): AUPRC {ap}, "
                   f"recall {sum(pos) / max(len(pos), 1):.3f}, safe FPR {sum(neg) / max(len(neg), 1):.3f}")
     if args.misses:
         print("\n".join(misses))

@@ -105,8 +105,8 @@ def authored_path() -> Path:
 def load_authored() -> list[Record]:
     """The project's own texts (unsafe, hard negatives, benign) that fill what the public dev
     sources lack: terrorism, self-harm and hate written as video prompts (source `authored_t2v`),
-    chat-style texts with harassment and near misses (source `authored_chat`), and pointed hard
-    negatives. Training only: the evaluation never scores them."""
+    chat-style texts with harassment and near misses (source `authored_chat`), short messages
+    (source `authored_short`), and pointed hard negatives. Training only: the evaluation never scores them."""
     return read_jsonl(authored_path())
 
 
