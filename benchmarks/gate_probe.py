@@ -27,6 +27,9 @@ stream chat, DMs, quick video prompts): 320 written as a test set by an author w
 training text, 193 (`"batch": 10`) a quarter of the tenth batch's themes, and 35 (`"batch":
 "maintainer"`, all safe) the harmless short texts found flagged before that batch was written.
 
+`benchmarks/data/emoji_only_probe.jsonl` holds 160 texts of emoji alone (100 harmless, 60
+unsafe), which the gate reads through the emoji's names and never allows on that reading.
+
 `benchmarks/data/lang_probe.jsonl` holds 495 video prompts: 375 in Spanish, French, German,
 Portuguese and Italian (75 each, one author per language: 38 ordinary, 12 look-alike safe, 25
 unsafe across sexual, violence, self-harm, terrorism and hate) and 120 in Catalan and Romanian

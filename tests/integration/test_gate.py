@@ -199,6 +199,23 @@ def test_reference_images_go_through_the_detector(pipeline, shared_data) -> None
     assert pipe.gate("a portrait in soft light", images=[scene()]).action == "allow"
 
 
+def test_a_prompt_of_emoji_alone_is_read_by_its_names_but_never_allowed_on_that_reading(pipeline) -> None:
+    """The encoder has no emoji: "🐱🎹" reached it as [UNK]s and was blocked as sexual 0.96, like
+    every emoji-only text. It is read through the emoji's names now, which the heads misread both
+    ways, so the policy's `languages.unread` floor applies: review at least, block where the
+    reading says so; `unread: as_written` lets the reading alone decide."""
+    from pathlib import Path
+
+    cat = pipeline.gate("🐱🎹")
+    assert cat.action == "review" and cat.categories["sexual"].score < 0.2
+    assert any(s.scorer == "language" and "emoji alone" in s.message for s in cat.scorers)
+    assert pipeline.gate("🔪🩸").action == "block"  # "kitchen knife drop of blood"
+    assert pipeline.gate("cat playing piano 🐱🎹").action == "allow"  # words beside them: read as usual
+    text = Path(pipeline.loaded.source).read_text(encoding="utf-8").replace("  unread: review", "  unread: as_written")
+    trusting = Pipeline.from_policy(parse_policy(text), pipeline.settings, pipeline.resources)
+    assert trusting.gate("🐱🎹").action == "allow"
+
+
 def test_a_payload_behind_a_long_harmless_lead_in_is_still_read(pipeline) -> None:
     # the encoder reads 128 tokens at a time: the rest of a long prompt is scored in further windows
     lead = ("a calm cinematic scene of a mountain village at dawn, golden light on the rooftops, "

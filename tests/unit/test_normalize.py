@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modpipe.text.normalize import fold_for_matching, normalize_prompt
+from modpipe.text.normalize import emoji_only, fold_for_matching, normalize_prompt
 from modpipe.text.words import Euphemisms
 
 ABC = "abcdefghijklmnopqrstuvwxyz"
@@ -195,6 +195,15 @@ def test_faces_hearts_gestures_flags_and_identity_symbols_stay_as_written() -> N
     # pride flag as an identity mention, and the gate flagged messages it had allowed
     for prompt in ["so proud of my trans daughter 🏳️‍⚧️💖😂👍🏽", "go team 🇺🇸🏴󠁧󠁢󠁳󠁣󠁴󠁿 ✡️☪️⚧️"]:
         assert len(normalize_prompt(prompt)) == 1
+
+
+def test_a_text_of_emoji_alone_is_read_only_through_every_emoji_s_name() -> None:
+    # as written it reaches the encoder as [UNK]s, the same reading for every such text (all of
+    # them were blocked as sexual 0.96); faces and hearts are named too, there being no words
+    assert normalize_prompt("😭😭 ❤️") == ["loudly crying faces red heart"]
+    assert normalize_prompt("🎒💣🏟️💥") == ["backpack bomb stadium collision"]
+    assert normalize_prompt("!!!") == ["!!!"]  # no emoji: nothing to spell
+    assert emoji_only("🐱🎹") and not emoji_only("gg wp 🤝") and not emoji_only("🔢 1")
 
 
 def test_pig_latin_is_read_back_each_word_as_its_most_frequent_reading() -> None:

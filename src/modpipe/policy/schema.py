@@ -139,7 +139,9 @@ class Languages(_Strict):
     """Prompts in a language with no translator here (`modpipe.text.translate`). The English
     encoder misreads them ("ein Hund spielt im Garten mit einem Ball" read as sexual 0.98), so by
     default it skips such a prompt — unless the text heads learned the language (Arabic), when its
-    reading still ranks and can block — and every category it feeds goes to review, saying why."""
+    reading still ranks and can block — and every category it feeds goes to review, saying why.
+    A prompt of emoji alone is unread too: it is scored through the emoji's names, and that
+    reading may block but not allow unless `unread` is `as_written`."""
 
     unread: Literal["review", "block", "as_written"] = Field(
         "review", description="review / block: every category the encoder feeds is at least this (the "

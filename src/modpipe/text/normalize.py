@@ -221,13 +221,14 @@ _SKIN_TONE = re.compile(r"_(?:light|medium-light|medium|medium-dark|dark)_skin_t
 _SMILEYS = ((0x1F600, 0x1F650), (0x1F910, 0x1F930), (0x1F970, 0x1F980), (0x1FAE0, 0x1FAF0), (0x2639, 0x263B))
 
 
-def _name(chars: str, data: dict) -> str | None:
-    """An emoji's CLDR name in words, or None for one that stands for tone or identity."""
+def _name(chars: str, data: dict, every: bool = False) -> str | None:
+    """An emoji's CLDR name in words, or None for one that stands for tone or identity (unless
+    `every`)."""
     name = _SKIN_TONE.sub("", data.get("en", "").strip(":"))
     first = ord(chars[0])
-    if (not name or _TONE.search(name.lower()) or "\U0001f3f3" in chars or "\U000e007f" in chars
-            or any(lo <= first < hi for lo, hi in _SMILEYS)
-            or any(0x1F1E6 <= ord(c) <= 0x1F1FF for c in chars)):
+    if not name or not every and (
+            _TONE.search(name.lower()) or "\U0001f3f3" in chars or "\U000e007f" in chars
+            or any(lo <= first < hi for lo, hi in _SMILEYS) or any(0x1F1E6 <= ord(c) <= 0x1F1FF for c in chars)):
         return None
     return name.replace("_", " ")
 
@@ -238,12 +239,12 @@ def _plural(name: str) -> str:
     return name[:-1] + "ies" if name.endswith("y") and name[-2:-1] not in "aeiou" else name + "s"
 
 
-def emoji_words(text: str) -> str | None:
+def emoji_words(text: str, every: bool = False) -> str | None:
     """The text with each emoji that stands for a thing or an act written as its name ("I'm
     going to 💊💊💊 and never wake up" → "… pills …", "🍆💦" → "eggplant sweat droplets"; the
     `emoji` package's CLDR names, a run of one emoji as its plural), since the encoder's
     vocabulary has no emoji; None when no emoji is spelt out (`_TONE`, `_SMILEYS`: faces,
-    hearts, gestures, flags, religious and gender symbols stay as written)."""
+    hearts, gestures, flags, religious and gender symbols stay as written, unless `every`)."""
     import emoji
 
     found = emoji.emoji_list(text)
@@ -253,7 +254,7 @@ def emoji_words(text: str) -> str | None:
         while (j + 1 < len(found) and found[j + 1]["emoji"] == found[i]["emoji"]
                and not text[found[j]["match_end"]:found[j + 1]["match_start"]].strip()):
             j += 1
-        name = _name(found[i]["emoji"], emoji.EMOJI_DATA.get(found[i]["emoji"], {}))
+        name = _name(found[i]["emoji"], emoji.EMOJI_DATA.get(found[i]["emoji"], {}), every)
         if name is not None:
             out += [text[last:found[i]["match_start"]], f" {_plural(name) if j > i else name} "]
             last = found[j]["match_end"]
@@ -261,6 +262,11 @@ def emoji_words(text: str) -> str | None:
     if not out:
         return None
     return _SPACES.sub(" ", "".join(out) + text[last:]).strip()
+
+
+def emoji_only(text: str) -> bool:
+    """Whether `text` holds emoji and no letter or digit: the encoder reads it as [UNK]s alone."""
+    return not text.isascii() and bool(_MAYBE_EMOJI.search(text)) and not any(c.isalnum() for c in text)
 
 
 def warm() -> None:
@@ -286,8 +292,15 @@ def normalize_prompt(text: str) -> list[str]:
         folded = fold_for_matching(base if lettered == text else normalize_text(lettered))
         if folded and folded != base.lower():
             variants.append(folded)
-        # before a zero-width joiner is dropped; the emoji package only where an emoji may be (~30 µs)
-        spelt = emoji_words(text) if not text.isascii() and _MAYBE_EMOJI.search(text) else None
+        # before a zero-width joiner is dropped; the emoji package only where an emoji may be (~30 µs).
+        # A text of emoji alone reaches the encoder as [UNK]s, one reading for every such text
+        # (all were blocked as sexual 0.96): it is read as its emoji's names instead, every one.
+        spelt = None
+        if not text.isascii() and _MAYBE_EMOJI.search(text):
+            alone = emoji_only(base)
+            spelt = emoji_words(text, every=alone)
+            if spelt and alone:
+                variants = []
         if spelt:
             variants.append(normalize_text(spelt))
         repaired = fold_for_matching(MENTION_OR_URL.sub(" ", base))

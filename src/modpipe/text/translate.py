@@ -209,9 +209,15 @@ def unread(prompt: str, reading: Reading | None, policy: Languages, readable: fr
     (not in `readable`) the encoder skips the prompt (`variants(unread=True)`); in one they
     learned from their training texts alone (Arabic tweets) it still reads it, and the reading
     ranks the prompt, but it is not trusted to allow: it allowed an Arabic request to film a
-    beheading. None when the prompt is read in English."""
-    from modpipe.text.normalize import normalize_prompt
+    beheading. A prompt of emoji alone is unread too: the encoder reads it only through the
+    emoji's names, which it misreads both ways ("thumbs up" as hate, "backpack bomb stadium
+    collision" as harmless). None when the prompt is read in English."""
+    from modpipe.text.normalize import emoji_only, normalize_prompt
 
+    if policy.unread != "as_written" and categories and emoji_only(prompt):
+        return ScorerStatus(scorer="language", status="unread", categories=list(categories), message=(
+            "prompt of emoji alone: the encoder has no emoji and read only their names, which it "
+            "misreads; that reading is not trusted to allow"))
     if (reading is None or reading.text is not None or policy.unread == "as_written"
             or reading.confidence < policy.confident or not categories
             or (reading.lang in readable and reading.lang in policy.trusted)
