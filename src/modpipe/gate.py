@@ -6,8 +6,8 @@
 A prompt becomes one sample per reading of it (`translate.variants`: as written, normalised,
 decoded payloads, its English translation, the policy's coded words in plain words) plus one per
 reference image; the scorers score them all and `decide` takes the worst. A prompt in a language
-nothing here translates gets a `language` status that sends the categories the encoder feeds to
-review (`Pipeline.unread`). Bad input raises `ModpipeError` before anything is scored; in a batch
+nothing here translates, or of emoji alone, gets a `language` status that sends the categories
+the encoder feeds to review (`Pipeline.unread`). Bad input raises `ModpipeError` before anything is scored; in a batch
 it becomes that request's error decision and the rest go on.
 """
 

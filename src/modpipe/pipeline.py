@@ -229,8 +229,9 @@ class Pipeline:
         return out
 
     def unread(self, prompt: str, reading: translate.Reading | None) -> ScorerStatus | None:
-        """The `language` status of a prompt in a language nothing here translates (`translate.unread`);
-        the encoder skips it unless the heads learned the language (`readable`)."""
+        """The `language` status of a prompt in a language nothing here translates, or of emoji
+        alone (`translate.unread`); the encoder skips the former unless the heads learned the
+        language (`readable`), and reads the latter through the emoji's names."""
         return translate.unread(prompt, reading, self.policy.languages, self.text_languages, self.unread_categories)
 
     def read_text(self, samples: Sequence[Sample], first_index: int) -> list[Sample]:
