@@ -46,11 +46,12 @@ _SELECTORS = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]{4,}")
 _ALPHA = re.compile(r"[a-z]{3,}")
 
 
-def _printable(decoded: str) -> bool:
+def _printable(decoded: str, short: bool = False) -> bool:
     """Text, not noise: an encoding that no ordinary prompt uses by chance (binary bytes, invisible
-    tag characters) needs no more than this, so a garbled jailbreak hidden that way is read too.
-    (A subdivision flag's tags, "gbsct", are under 8 characters without a space: never a message.)"""
-    return (len(decoded) >= 8 or " " in decoded) and sum(c.isprintable() for c in decoded) >= 0.95 * len(decoded)
+    characters) needs no more than this, so a garbled jailbreak hidden that way is read too; at
+    least 8 characters or a space unless `short` (tag characters, a subdivision flag's aside)."""
+    return ((short or len(decoded) >= 8 or " " in decoded)
+            and sum(c.isprintable() for c in decoded) >= 0.95 * len(decoded))
 
 
 def _wordy(decoded: str) -> bool:
@@ -121,14 +122,20 @@ def _morse(run: str) -> str:
 def _smuggled(text: str) -> list[str]:
     """Text carried by invisible characters: tag characters (one per ASCII character) and runs
     of variation selectors, one per byte (U+FE00+b for b < 16, U+E0100+b-16 above)."""
-    found = [m.group(0).translate({c: c - 0xE0000 for c in range(0xE0020, 0xE007F)}) for m in _TAGS.finditer(text)]
+    # a subdivision flag is a black flag, its region's tags ("gbsct") and a cancel tag: not a message;
+    # any other run is one, however short ("nude" hidden after a harmless prompt)
+    found = [m.group(0).translate({c: c - 0xE0000 for c in range(0xE0020, 0xE007F)}) for m in _TAGS.finditer(text)
+             if text[m.start() - 1:m.start()] != "\U0001f3f4"]
+    found = [f for f in found if _printable(f, short=True)]
     for m in _SELECTORS.finditer(text):
         raw = bytes(ord(c) - 0xFE00 if ord(c) < 0x10000 else ord(c) - 0xE0100 + 16 for c in m.group(0))
         try:
             found.append(raw.decode("utf-8"))
         except UnicodeDecodeError:
             continue
-    return [f for f in found if _printable(f)]
+        if not _printable(found[-1]):
+            found.pop()
+    return found
 
 
 # ---------------------------------------------------------------------------- letter ciphers
