@@ -305,6 +305,24 @@ def test_gate_on_the_independent_probe_set_keeps_its_measured_floor(pipeline) ->
     assert rate(unsafe=False, harassment=True) <= 0.22
 
 
+def test_short_messages_nobody_trained_on_keep_their_measured_floor(pipeline) -> None:
+    """The first 320 lines of benchmarks/data/short_probe.jsonl: comments, game chat, DMs and quick
+    prompts of 1-12 words by an author who saw no training text. Measured with the shipped heads:
+    recall 0.793, safe flagged 0.171 (before the tenth authored batch, short messages: 0.813 and
+    0.241). The floors sit a few points off, so a regression towards flagging slang shows here."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "short_probe.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if "batch" not in r]
+    assert len(rows) == 320
+    flagged = [d.action != "allow" for d in pipeline.gate_many([{"text": r["text"]} for r in rows])]
+    unsafe = [f for f, r in zip(flagged, rows, strict=True) if r["unsafe"]]
+    safe = [f for f, r in zip(flagged, rows, strict=True) if not r["unsafe"]]
+    assert sum(unsafe) / len(unsafe) >= 0.76
+    assert sum(safe) / len(safe) <= 0.20
+
+
 def test_heads_trained_on_another_encoder_fail_closed_with_the_reason(pipeline, tmp_path, monkeypatch) -> None:
     """Heads only fit the embedding they were trained on: after the encoder changes (say
     MODPIPE_TEXT_TUNED=0), the old heads are refused and the gate reviews rather than allows."""
