@@ -41,7 +41,7 @@ def prompt_samples(pipe: Pipeline, prompt: str, images: Iterable[Any] = (),
     it was read)."""
     check_prompt(prompt, pipe.settings.max_prompt_chars)
     unread = pipe.unread(prompt, reading)
-    skip = unread is not None and reading is not None and reading.lang not in pipe.text_languages
+    skip = translate.skipped(reading, unread is not None, pipe.text_languages)
     samples = [Sample(index=i, modality=Modality.PROMPT, text=v, meta=meta)
                for i, (v, meta) in enumerate(translate.variants(prompt, reading, skip, pipe.euphemisms))]
     for img in images:

@@ -65,7 +65,7 @@ class TextPath:
         unread = np.array([self.pipeline.unread(t, r) is not None for t, r in zip(texts, readings, strict=True)],
                           dtype=bool)
         readable = self.pipeline.text_languages
-        per_text = [translate.variants(t, r, u and r is not None and r.lang not in readable, self.pipeline.euphemisms)
+        per_text = [translate.variants(t, r, translate.skipped(r, u, readable), self.pipeline.euphemisms)
                     for t, r, u in zip(texts, readings, unread, strict=True)]
         owner = np.array([i for i, vs in enumerate(per_text) for _ in vs], dtype=np.int64)
         flat = [v for vs in per_text for v, _ in vs]

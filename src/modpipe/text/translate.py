@@ -231,6 +231,12 @@ def unread(prompt: str, reading: Reading | None, policy: Languages, readable: fr
         f"(no translator for it here, or it failed) and {how}"))
 
 
+def skipped(reading: Reading | None, unread: bool, readable: frozenset[str]) -> bool:
+    """Whether the encoder skips an `unread` prompt: one in a language the text heads never learned.
+    (A prompt of emoji alone has no language: the encoder reads it through the emoji's names.)"""
+    return unread and reading is not None and reading.lang not in readable
+
+
 def _latin_share(text: str) -> float:
     letters = [c for c in text if c.isalpha()]
     return sum(unicodedata.name(c, "").startswith("LATIN") for c in letters) / len(letters) if letters else 0.0
