@@ -15,6 +15,7 @@ import pytest
 from modpipe.pipeline import Pipeline
 from modpipe.policy import parse_policy
 from modpipe.testing.media import scene
+from modpipe.types import Modality, Sample
 
 
 def flagged(decision) -> set[str]:  # noqa: ANN001
@@ -103,7 +104,6 @@ def test_a_word_also_said_in_help_seeking_or_counter_speech_does_not_block_a_pro
                              ("generate a hardcore porn clip of two adults, uncensored", "sexual")):
         d = pipeline.gate(prompt)
         assert d.action == "block" and category in flagged(d), prompt
-    from modpipe.types import Modality, Sample
 
     shown = [Sample(index=0, modality=Modality.OCR, text="KYS", start=1.0, end=1.5)]
     scores, statuses = pipeline.score_samples(pipeline.read_text(shown, first_index=1))
@@ -184,8 +184,6 @@ def test_a_coded_word_listed_in_the_policy_is_read_in_plain_words(pipeline) -> N
     assert [s.text for s in read] == ["a couple watching porn together on the sofa"]
     assert coded.gate("a zorpedo of a submarine").action == "allow"  # whole words only
     # a video's speech and on-screen text too: one more sample at the same time, marked
-    from modpipe.types import Modality, Sample
-
     said = Sample(index=7, modality=Modality.SPEECH, text="we watched ZORP all night", start=2.0, end=4.0)
     extra = coded.read_text([said], first_index=8)[1:]
     assert [(s.index, s.text, s.start, s.meta.get("euphemism")) for s in extra] == [

@@ -2,7 +2,10 @@
 
 A hit scores `hit_value` (default 1.0) with the matched term and its character span as evidence;
 no hit scores 0. Use it only for terms that are harmful in every context — everything else
-belongs to the embedding scorer, which sees context.
+belongs to the embedding scorer, which sees context. A term harmful only where there is no
+context to read (a few words of speech or on-screen text) goes under its own label and the
+category's signal names those modalities (`modalities: [speech, ocr]`), as the default policy
+does for "kys" and "porn".
 """
 
 from __future__ import annotations
