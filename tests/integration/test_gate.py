@@ -318,9 +318,8 @@ def test_gate_on_the_independent_probe_set_keeps_its_measured_floor(pipeline) ->
         assert len(hits) >= 24
         return sum(hits) / len(hits)
 
-    # measured with the shipped heads and policy on all 711: 0.839, 0.079, 0.917, 0.125 (with
-    # illegal_activity reviewed from 0.8, before this policy reviewed it from 0.5: 0.826, 0.062,
-    # 0.944, 0.125; on the 561 before the ninth batch: 0.844, 0.050, 0.971, 0.167; before the name change: 0.827,
+    # measured with the shipped heads and policy on all 711: 0.839, 0.079, 0.917, 0.125 (while
+    # illegal_activity was reviewed from 0.8, not 0.5: 0.826, 0.062, 0.944, 0.125; on the 561 before the ninth batch: 0.844, 0.050, 0.971, 0.167; before the name change: 0.827,
     # 0.043, 0.971, 0.167; before the eighth batch, on the 507 then: 0.826, 0.045, 0.971, 0.125;
     # on the first 288 before the authored training texts: 0.767 and 0.367, and no harassment
     # category)
@@ -333,8 +332,8 @@ def test_gate_on_the_independent_probe_set_keeps_its_measured_floor(pipeline) ->
 def test_short_messages_nobody_trained_on_keep_their_measured_floor(pipeline) -> None:
     """The first 320 lines of benchmarks/data/short_probe.jsonl: comments, game chat, DMs and quick
     prompts of 1-12 words by an author who saw no training text. Measured with the shipped heads:
-    recall 0.793, safe flagged 0.171 (before the tenth authored batch, short messages: 0.813 and
-    0.241). The floors sit a few points off, so a regression towards flagging slang shows here."""
+    recall 0.800, safe flagged 0.171 (0.793 while illegal_activity was reviewed from 0.8; before the
+    tenth authored batch, short messages: 0.813 and 0.241). The floors sit a few points off, so a regression towards flagging slang shows here."""
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "short_probe.jsonl"

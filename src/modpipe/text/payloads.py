@@ -130,11 +130,11 @@ def _smuggled(text: str) -> list[str]:
     for m in _SELECTORS.finditer(text):
         raw = bytes(ord(c) - 0xFE00 if ord(c) < 0x10000 else ord(c) - 0xE0100 + 16 for c in m.group(0))
         try:
-            found.append(raw.decode("utf-8"))
+            decoded = raw.decode("utf-8")
         except UnicodeDecodeError:
             continue
-        if not _printable(found[-1]):
-            found.pop()
+        if _printable(decoded):
+            found.append(decoded)
     return found
 
 
