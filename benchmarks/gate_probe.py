@@ -9,9 +9,19 @@ ones are pointed hard negatives (museum weapons, news about attacks, medical nud
 prevention, idioms, banter), which the dev data has few of and held-out judging includes.
 Lines marked `"batch": 4` (116 prompts), `"batch": 5` (67), `"batch": 7` (36: stance
 twins, the same topic safe and unsafe), `"batch": 8` (54: prompts that name an identity
-group, mostly safe, with hateful twins) and `"batch": 9` (150: crime, plain violence, sexual
-and hate prompts in everyday words, each with a safe twin) are a quarter of later authored
-batches, held out by theme (the rest is training data; `models/training/README.md`).
+group, mostly safe, with hateful twins), `"batch": 9` (150: crime, plain violence, sexual
+and hate prompts in everyday words, each with a safe twin), `"batch": 11` (62: crime in plain
+words, with lawful twins) and `"batch": 12` (104: prompts in the tag style of image models,
+"..., 85mm, bokeh, masterpiece, best quality") are a quarter of later authored batches, held out
+by theme (the rest is training data; `models/training/README.md`).
+
+Three small test sets were written by authors who saw no training text and no probe, each from a
+one-page brief of its own: `tag_probe.jsonl` (120 tag-style prompts, 80 ordinary and 40 unsafe,
+`"batch": "test"`, plus 20 ordinary ones the maintainer found flagged, `"batch": "maintainer"`),
+`crime_probe.jsonl` (50 crime prompts across some 35 crimes and 50 lawful look-alikes) and
+`suggestive_probe.jsonl` (two authors: 90 sexually suggestive prompts with no explicit act, 20
+explicit ones and 110 innocent look-alikes: a wedding kiss, a lingerie catalogue shot, pole
+fitness, "strip mall"; `kind` says which).
 
 `benchmarks/data/chat_probe.jsonl` (`--probe`) holds 904 chat-style texts (messages, posts,
 chat-bot requests): 112 from the second authored batch, 205 (`"batch": 3`) from the third,

@@ -106,11 +106,14 @@ def load_authored() -> list[Record]:
     """The project's own texts (unsafe, hard negatives, benign) that fill what the public dev
     sources lack: terrorism, self-harm and hate written as video prompts (source `authored_t2v`),
     chat-style texts with harassment and near misses (source `authored_chat`), short messages
-    (source `authored_short`), and pointed hard negatives. Training only: the evaluation never scores them."""
-    return read_jsonl(authored_path())
+    (source `authored_short`), prompts in the tag style of image models (source `authored_tags`),
+    and pointed hard negatives. Training only: the evaluation never scores them. Their authors
+    labelled every category (`label_scope`), so a category an unsafe text is not labelled with is
+    a real negative: unlike I2P's, their one-label sources are not narrowed (`narrow_single_label`)."""
+    return read_jsonl(authored_path(), narrow=False)
 
 
-def read_jsonl(path: Path, split: str | None = None) -> list[Record]:
+def read_jsonl(path: Path, split: str | None = None, narrow: bool = True) -> list[Record]:
     out: list[Record] = []
     with path.open(encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -123,7 +126,7 @@ def read_jsonl(path: Path, split: str | None = None) -> list[Record]:
                 out.append(parse_record(r, path.stem))
             except (ValueError, KeyError, TypeError) as exc:
                 raise ValueError(f"{path}:{n}: not a text record ({exc})") from exc
-    return narrow_single_label(out)
+    return narrow_single_label(out) if narrow else out
 
 
 SINGLE_LABEL_SHARE = 0.9  # a source whose unsafe records carry one category this often names one per prompt

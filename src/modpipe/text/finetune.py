@@ -52,7 +52,7 @@ DISTILL = 0.1
 BATCH = 32
 
 
-HEADS_ONLY_BATCHES = ("authored-b8-", "authored-b9-", "authored-b10-")  # id prefixes of the authored batches only the heads learn from
+HEADS_ONLY_BATCHES = ("authored-b8-", "authored-b9-", "authored-b10-", "authored-b11-", "authored-b12-")  # id prefixes of the authored batches only the heads learn from
 
 
 def split_authored(authored: Sequence[Record]) -> tuple[list[Record], list[Record]]:
