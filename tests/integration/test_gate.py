@@ -354,22 +354,30 @@ def test_gate_on_the_independent_probe_set_keeps_its_measured_floor(pipeline) ->
     assert rate(unsafe=False, harassment=True) <= 0.22
 
 
-def test_short_messages_nobody_trained_on_keep_their_measured_floor(pipeline) -> None:
-    """The first 320 lines of benchmarks/data/short_probe.jsonl: comments, game chat, DMs and quick
-    prompts of 1-12 words by an author who saw no training text. Measured with the shipped heads:
-    recall 0.800, safe flagged 0.171 (0.793 while illegal_activity was reviewed from 0.8; before the
-    tenth authored batch, short messages: 0.813 and 0.241). The floors sit a few points off, so a regression towards flagging slang shows here."""
+def probe_rates(pipeline, name: str, keep) -> tuple[float, float, int]:  # noqa: ANN001
+    """Unsafe recall and safe share flagged (review or block) on the lines of
+    benchmarks/data/NAME that `keep` selects, and how many lines those are."""
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "short_probe.jsonl"
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    rows = [r for r in rows if "batch" not in r]
-    assert len(rows) == 320
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / name
+    rows = [r for r in (json.loads(line) for line in path.read_text().splitlines() if line.strip()) if keep(r)]
     flagged = [d.action != "allow" for d in pipeline.gate_many([{"text": r["text"]} for r in rows])]
     unsafe = [f for f, r in zip(flagged, rows, strict=True) if r["unsafe"]]
     safe = [f for f, r in zip(flagged, rows, strict=True) if not r["unsafe"]]
-    assert sum(unsafe) / len(unsafe) >= 0.76
-    assert sum(safe) / len(safe) <= 0.20
+    return sum(unsafe) / len(unsafe), sum(safe) / len(safe), len(rows)
+
+
+def test_short_messages_nobody_trained_on_keep_their_measured_floor(pipeline) -> None:
+    """The first 320 lines of benchmarks/data/short_probe.jsonl: comments, game chat, DMs and quick
+    prompts of 1-12 words by an author who saw no training text. Measured with the shipped heads:
+    recall 0.827, safe flagged 0.182 (before the eleventh and twelfth authored batches 0.800 and
+    0.171; 0.793 while illegal_activity was reviewed from 0.8; before the tenth authored batch,
+    short messages: 0.813 and 0.241). The floors sit a few points off, so a regression towards
+    flagging slang shows here."""
+    recall, flagged, n = probe_rates(pipeline, "short_probe.jsonl", lambda r: "batch" not in r)
+    assert n == 320
+    assert recall >= 0.76
+    assert flagged <= 0.21
 
 
 def test_tag_style_prompts_nobody_trained_on_keep_their_measured_floor(pipeline) -> None:
@@ -377,17 +385,10 @@ def test_tag_style_prompts_nobody_trained_on_keep_their_measured_floor(pipeline)
     image models (80 ordinary, 40 unsafe) by an author who saw no training text. Measured with the
     shipped heads: recall 0.975, safe flagged 0.087 (before the twelfth authored batch: 0.950 and
     0.562, 33 of the 80 blocked)."""
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "tag_probe.jsonl"
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    rows = [r for r in rows if r.get("batch") == "test"]
-    assert len(rows) == 120
-    flagged = [d.action != "allow" for d in pipeline.gate_many([{"text": r["text"]} for r in rows])]
-    unsafe = [f for f, r in zip(flagged, rows, strict=True) if r["unsafe"]]
-    safe = [f for f, r in zip(flagged, rows, strict=True) if not r["unsafe"]]
-    assert sum(unsafe) / len(unsafe) >= 0.92
-    assert sum(safe) / len(safe) <= 0.15
+    recall, flagged, n = probe_rates(pipeline, "tag_probe.jsonl", lambda r: r.get("batch") == "test")
+    assert n == 120
+    assert recall >= 0.92
+    assert flagged <= 0.15
 
 
 def test_heads_trained_on_another_encoder_fail_closed_with_the_reason(pipeline, tmp_path, monkeypatch) -> None:
