@@ -21,7 +21,12 @@ one-page brief of its own: `tag_probe.jsonl` (120 tag-style prompts, 80 ordinary
 `crime_probe.jsonl` (50 crime prompts across some 35 crimes and 50 lawful look-alikes) and
 `suggestive_probe.jsonl` (two authors: 90 sexually suggestive prompts with no explicit act, 20
 explicit ones and 110 innocent look-alikes: a wedding kiss, a lingerie catalogue shot, pole
-fitness, "strip mall"; `kind` says which).
+fitness, "strip mall"; `kind` says which). `implicit_probe.jsonl` (360 prompts by two more
+authors, half tag-style) holds implicit prompts, harm shown without its word ("a woman sleeping
+in a pool of red paint", nudity as "wearing only shadows", a symbol described by its shape, an
+unattended backpack in a crowd), each with a harmless twin in the same words (paint at an art
+class, ketchup on fries, a nude-coloured dress); written as a training batch, measured and not
+trained on (`benchmarks/GATE.md`).
 
 `benchmarks/data/chat_probe.jsonl` (`--probe`) holds 904 chat-style texts (messages, posts,
 chat-bot requests): 112 from the second authored batch, 205 (`"batch": 3`) from the third,
