@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -52,17 +53,19 @@ DISTILL = 0.1
 BATCH = 32
 
 
-HEADS_ONLY_BATCHES = ("authored-b8-", "authored-b9-", "authored-b10-", "authored-b11-", "authored-b12-")  # id prefixes of the authored batches only the heads learn from
+ENCODER_BATCHES = 7  # the authored batches the encoder tunes on; later ones (ids "authored-bN-", N > 7) train the heads only
+_BATCH_ID = re.compile(r"authored-b(\d+)-")
 
 
 def split_authored(authored: Sequence[Record]) -> tuple[list[Record], list[Record]]:
     """The authored texts the encoder tunes on, and the rest (the heads' alone): the encoder
     learns from the first seven batches; tuning it on the eighth cost held-out T2V recall
-    (benchmarks/GATE.md), so the heads alone learn from that one and those after it."""
+    (benchmarks/GATE.md), so the heads alone learn from that one and every one after it."""
     mine: list[Record] = []
     rest: list[Record] = []
     for r in authored:
-        (rest if r.id.startswith(HEADS_ONLY_BATCHES) else mine).append(r)
+        m = _BATCH_ID.match(r.id)
+        (rest if m and int(m.group(1)) > ENCODER_BATCHES else mine).append(r)
     return mine, rest
 
 
