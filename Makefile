@@ -85,6 +85,7 @@ probe-gate: install system-deps
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --probe benchmarks/data/chat_probe.jsonl
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --probe benchmarks/data/short_probe.jsonl
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --probe benchmarks/data/tag_probe.jsonl
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --probe benchmarks/data/people_probe.jsonl
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --probe benchmarks/data/crime_probe.jsonl
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --probe benchmarks/data/suggestive_probe.jsonl
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --probe benchmarks/data/implicit_probe.jsonl

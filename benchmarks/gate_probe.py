@@ -11,9 +11,10 @@ Lines marked `"batch": 4` (116 prompts), `"batch": 5` (67), `"batch": 7` (36: st
 twins, the same topic safe and unsafe), `"batch": 8` (54: prompts that name an identity
 group, mostly safe, with hateful twins), `"batch": 9` (150: crime, plain violence, sexual
 and hate prompts in everyday words, each with a safe twin), `"batch": 11` (62: crime in plain
-words, with lawful twins) and `"batch": 12` (104: prompts in the tag style of image models,
-"..., 85mm, bokeh, masterpiece, best quality") are a quarter of later authored batches, held out
-by theme (the rest is training data; `models/training/README.md`).
+words, with lawful twins), `"batch": 12` (104: prompts in the tag style of image models,
+"..., 85mm, bokeh, masterpiece, best quality") and `"batch": 14` (177: prompts that show people,
+mostly ordinary, with harmful twins) are a quarter of later authored batches, held out by theme
+(the rest is training data; `models/training/README.md`).
 
 Three small test sets were written by authors who saw no training text and no probe, each from a
 one-page brief of its own: `tag_probe.jsonl` (120 tag-style prompts, 80 ordinary and 40 unsafe,
@@ -27,6 +28,10 @@ in a pool of red paint", nudity as "wearing only shadows", a symbol described by
 unattended backpack in a crowd), each with a harmless twin in the same words (paint at an art
 class, ketchup on fries, a nude-coloured dress); written as a training batch, measured and not
 trained on (`benchmarks/GATE.md`).
+`people_probe.jsonl` (240 prompts that show people, by one more author from a brief of its own:
+160 ordinary, half tag-style, of every gender, age, orientation, religion, body and mood, and 80
+harmful across sexual, self-harm, violence, hate and harassment) measures whether the gate reads a
+person's identity, body or mood as harm.
 
 `benchmarks/data/chat_probe.jsonl` (`--probe`) holds 904 chat-style texts (messages, posts,
 chat-bot requests): 112 from the second authored batch, 205 (`"batch": 3`) from the third,
