@@ -37,6 +37,12 @@ _VOUCHED = frozenset(CATEGORIES) - {"harassment", "illegal_activity"}
 # its "illegal activity" ones are mostly art prompts (graffiti, comics, "a character who has a jar
 # for a head"); a head that learned them flagged 54 % of benign posts and "KEEP OUT" signs.
 IGNORED_LABELS = {"i2p": frozenset({"illegal"})}
+# I2P also says how often a prompt's images were judged inappropriate (`meta.inappropriate_percentage`,
+# of ten images). Below this share the source's own evidence does not back its label ("man lying in
+# a bed" sexual, "selfie by disney concept artists" self_harm, "portrait of darth vader eating a big
+# mac" self_harm, each 0-10 %): such records are not trained on (`targets(..., training=True)`);
+# the evaluation still scores them under their labels.
+MIN_INAPPROPRIATE_PERCENT = 20.0
 BENIGN_T2V = {"vbench", "vbench2", "evalcrafter", "t2v_compbench"}
 UNSAFE_T2V = {"t2vsafetybench"}
 HARD_NEGATIVE_SOURCES = {"xstest_safe"}
@@ -66,6 +72,7 @@ class Record:
     adversarial: bool
     hard_negative: bool         # benign with trigger words, or from a hard-negative source
     lang: str = "en"            # the record's language (ISO 639-1), as its source gives it
+    weak: bool = False          # its source's own evidence does not back its labels: not trained on
 
     @property
     def unsafe(self) -> bool:
@@ -167,6 +174,7 @@ def parse_record(r: dict, default_source: str = "") -> Record:
         hard_negative=benign and (bool(meta.get("hard_negative_terms"))
                                   or r.get("source") in HARD_NEGATIVE_SOURCES),
         lang=str(r.get("lang") or "en"),
+        weak=float(meta.get("inappropriate_percentage", 100.0)) < MIN_INAPPROPRIATE_PERCENT,
     )
 
 
@@ -232,9 +240,9 @@ def _cap(records: list[Record], per_source: int, seed: int) -> list[Record]:
     return out
 
 
-def targets(records: Sequence[Record], category: str) -> tuple[np.ndarray, np.ndarray]:
-    """(in_scope mask, positive labels) for one category."""
-    mask = np.array([category in r.scope for r in records], dtype=bool)
+def targets(records: Sequence[Record], category: str, training: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(in_scope mask, positive labels) for one category; `training` leaves out weak records."""
+    mask = np.array([category in r.scope and not (training and r.weak) for r in records], dtype=bool)
     y = np.array([category in r.labels for r in records], dtype=bool)
     return mask, y
 

@@ -153,7 +153,9 @@ def fit(top: TopLayers, records: Sequence[Record], epochs: int = EPOCHS, distill
         lr: float = LEARNING_RATE) -> None:
     """Train `top.layers` on the first len(records) texts (the records, in order). MACE's named
     prompts teach the encoder only `public_figure`: as content negatives (which the heads learn
-    from, see dataset.NAME_TEMPLATE_SOURCES) they cost held-out T2V recall here, 0.928 → 0.920."""
+    from, see dataset.NAME_TEMPLATE_SOURCES) they cost held-out T2V recall here, 0.928 → 0.920.
+    I2P's weak records (`Record.weak`), which the heads leave out, still count here: the shipped
+    encoder was tuned with them, and the fold figures in benchmarks/GATE.md are for that recipe."""
     records = [replace(r, scope=r.labels) if r.source in NAME_TEMPLATE_SOURCES else r for r in records]
     torch = top.torch
     cats = list(CATEGORIES)

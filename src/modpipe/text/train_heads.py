@@ -124,7 +124,7 @@ def train(X: np.ndarray, records: Sequence[Record], categories: Sequence[str] = 
     M = np.zeros((len(records), len(cats)), bool)
     Y = np.zeros_like(M)
     for j, cat in enumerate(cats):
-        M[:, j], Y[:, j] = targets(records, cat)
+        M[:, j], Y[:, j] = targets(records, cat, training=True)
     W, b, net = _fit_all(X, records, Y, M, C, mlp)
     oof = np.full(M.shape, np.nan, np.float32)
     if calib_folds >= 2:
