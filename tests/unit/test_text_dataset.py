@@ -126,7 +126,7 @@ def test_illegal_activity_comes_from_t2vsafetybench_one_label_per_prompt(tmp_pat
 
 def test_the_encoder_tunes_on_the_first_seven_authored_batches_and_the_heads_on_all() -> None:
     mine, heads_only = split_authored(load_authored())
-    later = ("authored-b8-", "authored-b9-", "authored-b10-", "authored-b11-", "authored-b12-")
+    later = ("authored-b8-", "authored-b9-", "authored-b10-", "authored-b11-", "authored-b12-", "authored-b14-")
     assert {next(p for p in later if r.id.startswith(p)) for r in heads_only if r.id.startswith(later)} == set(later)
     assert all(r.id.startswith(later) for r in heads_only)
     assert not any(r.id.startswith(later) for r in mine) and len(mine) + len(heads_only) == len(load_authored())
