@@ -153,6 +153,9 @@ def test_i2p_prompts_whose_images_were_rarely_inappropriate_are_not_trained_on()
     assert targets(recs, "self_harm")[0].tolist() == [True, True, True, True]  # evaluated under its label
     in_scope, positive = targets(recs, "self_harm", training=True)
     assert in_scope.tolist() == [False, False, True, True] and positive.tolist() == [True] * 4
+    # a safe prompt whose images were all appropriate is a sure negative, and stays one
+    assert not parse_record({"id": "x:0", "text": "a lake at dawn", "labels": ["none"], "source": "rated",
+                             "label_scope": scope, "meta": {"inappropriate_percentage": 0.0}}).weak
     # a source that does not rate its prompts this way is trusted as labelled
     assert not parse_record({"id": "x:1", "text": "a nude portrait", "labels": ["sexual"], "source": "t2vsafetybench",
                              "label_scope": ["sexual"]}).weak

@@ -72,7 +72,7 @@ class Record:
     adversarial: bool
     hard_negative: bool         # benign with trigger words, or from a hard-negative source
     lang: str = "en"            # the record's language (ISO 639-1), as its source gives it
-    weak: bool = False          # its source's own evidence does not back its labels: not trained on
+    weak: bool = False          # unsafe, but its source's own evidence does not back the labels: not trained on
 
     @property
     def unsafe(self) -> bool:
@@ -174,7 +174,7 @@ def parse_record(r: dict, default_source: str = "") -> Record:
         hard_negative=benign and (bool(meta.get("hard_negative_terms"))
                                   or r.get("source") in HARD_NEGATIVE_SOURCES),
         lang=str(r.get("lang") or "en"),
-        weak=float(meta.get("inappropriate_percentage", 100.0)) < MIN_INAPPROPRIATE_PERCENT,
+        weak=not benign and float(meta.get("inappropriate_percentage", 100.0)) < MIN_INAPPROPRIATE_PERCENT,
     )
 
 
