@@ -4,11 +4,12 @@ its source really says the record is not that category."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 
 from modpipe.text.dataset import load_authored, name_swaps, parse_record, read_jsonl, targets
-from modpipe.text.finetune import split_authored
+from modpipe.text.finetune import ENCODER_BATCHES, split_authored
 
 ALL = ["sexual", "violence", "self_harm", "hate"]
 
@@ -125,11 +126,17 @@ def test_illegal_activity_comes_from_t2vsafetybench_one_label_per_prompt(tmp_pat
 
 
 def test_the_encoder_tunes_on_the_first_seven_authored_batches_and_the_heads_on_all() -> None:
-    mine, heads_only = split_authored(load_authored())
-    later = ("authored-b8-", "authored-b9-", "authored-b10-", "authored-b11-", "authored-b12-", "authored-b14-")
-    assert {next(p for p in later if r.id.startswith(p)) for r in heads_only if r.id.startswith(later)} == set(later)
-    assert all(r.id.startswith(later) for r in heads_only)
-    assert not any(r.id.startswith(later) for r in mine) and len(mine) + len(heads_only) == len(load_authored())
+    authored = load_authored()
+    mine, heads_only = split_authored(authored)
+
+    def batch(r) -> int:  # noqa: ANN001 - Record
+        m = re.match(r"authored-b(\d+)-", r.id)
+        return int(m.group(1)) if m else 1
+
+    later = {batch(r) for r in authored} - set(range(ENCODER_BATCHES + 1))
+    assert later >= {8, 9, 10, 11, 12, 14}  # the batches written after the encoder was tuned
+    assert {batch(r) for r in heads_only} == later
+    assert all(batch(r) <= ENCODER_BATCHES for r in mine) and len(mine) + len(heads_only) == len(authored)
 
 
 def test_i2p_illegal_labels_are_ignored_as_too_noisy() -> None:
