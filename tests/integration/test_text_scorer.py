@@ -64,11 +64,11 @@ FOLDED = textwrap.dedent("""
 @pytest.mark.parametrize("with_mlp", [True, False])
 def test_the_scorers_folded_arithmetic_equals_heads_and_exemplars_written_out(pipeline, with_mlp) -> None:
     """The scorer folds calibration, the head average and GELU's constants into its weights
-    (`_Folded`) to run few numpy calls per prompt; here the score is computed the plain way:
+    (`FoldedHeads`) to run few numpy calls per prompt; here the score is computed the plain way:
     max(head probability × scale, exemplar sigmoid), times the negative-exemplar mute."""
     import numpy as np
 
-    from modpipe.scorers.text_embedding import Heads
+    from modpipe.text.heads import Heads
     from modpipe.text.mlp_head import MLPArrays
 
     sc = Pipeline(parse_policy(FOLDED), resources=pipeline.resources).scorers["text"]

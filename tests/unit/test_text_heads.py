@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from modpipe.scorers.text_embedding import Heads
+from modpipe.text.heads import Heads
 from modpipe.text.dataset import Record
 from modpipe.text.mlp_head import MLPArrays, fit_mlp
 from modpipe.text.train_heads import save, train

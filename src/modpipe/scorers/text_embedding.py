@@ -14,9 +14,7 @@ encoder's window scores as its worst window (`TextEncoder.encode_windows`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -25,7 +23,7 @@ from modpipe.assets import models_dir
 from modpipe.errors import ModelUnavailableError
 from modpipe.scorers.base import Scorer
 from modpipe.text.encoder import shared_encoder
-from modpipe.text.mlp_head import GELU_C, MLPArrays
+from modpipe.text.heads import FoldedHeads, Heads
 from modpipe.types import TEXT_MODALITIES, Modality, Sample, Score
 
 
@@ -70,50 +68,6 @@ class TextEmbeddingParams(BaseModel):
 READ_MIN_TEXTS = 200  # training texts in a language before the heads count as reading it
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 + 0.5 * np.tanh(0.5 * x)  # = 1 / (1 + e^-x), with no overflow for any x
-
-
-class Heads:
-    """Per-category heads over the encoder's embedding, Platt-calibrated: a logistic head, and
-    where the heads file has one, the average of its logit with a small MLP's
-    (`modpipe.text.mlp_head`)."""
-
-    def __init__(self, labels: list[str], W: np.ndarray, b: np.ndarray, a: np.ndarray | None = None,
-                 c: np.ndarray | None = None, model_id: str = "heads", mlp: MLPArrays | None = None,
-                 encoder_id: str | None = None, languages: dict[str, int] | None = None) -> None:
-        self.labels = list(labels)
-        # training texts per language (ISO 639-1), from the heads' manifest; English when not listed
-        self.languages = dict(languages or {"en": 0})
-        self.W = np.asarray(W, dtype=np.float32)  # L × D
-        self.b = np.asarray(b, dtype=np.float32)  # L
-        self.a = np.ones_like(self.b) if a is None else np.asarray(a, dtype=np.float32)
-        self.c = np.zeros_like(self.b) if c is None else np.asarray(c, dtype=np.float32)
-        self.model_id = model_id
-        self.mlp = mlp
-        self.encoder_id = encoder_id  # the encoder the heads were trained on, when known
-        if mlp is not None and mlp.W2.shape[1] != len(self.labels):
-            raise ModelUnavailableError(f"heads {model_id}: MLP has {mlp.W2.shape[1]} outputs for "
-                                        f"{len(self.labels)} labels")
-
-    @classmethod
-    def load(cls, path: Path) -> Heads:
-        """models/NAME.npz (W, b, calib_a, calib_c[, mlp_*]) + models/NAME.json (labels, checksum)."""
-        with np.load(path) as data:
-            arrays = {k: data[k] for k in data.files}
-        meta = json.loads(path.with_suffix(".json").read_text())
-        return cls(meta["labels"], arrays["W"], arrays["b"], arrays.get("calib_a"),
-                   arrays.get("calib_c"), f"{path.stem}@{meta.get('checksum', 'unknown')[:19]}",
-                   MLPArrays.from_dict(arrays), meta.get("encoder"), meta.get("languages"))
-
-    def predict(self, emb: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities (N × L). (The scorer runs the same arithmetic folded: `_Folded`.)"""
-        logits = emb @ self.W.T + self.b
-        if self.mlp is not None:
-            logits = (logits + self.mlp.logits(emb)) / 2
-        return _sigmoid(self.a * logits + self.c)
-
-
 def _rounded(x: np.ndarray) -> list:
     return np.round(x.astype(np.float64), 4).tolist()
 
@@ -146,57 +100,6 @@ class _ExemplarBank:
         """The group's first phrase with cosine `cos` in one row of sims (as a Python list)."""
         lo, hi = self.bounds[group]
         return self.texts[sims_row.index(cos, lo, hi)]
-
-
-_GELU_K3 = np.float32(GELU_C * 0.044715)
-
-
-class _Folded:
-    """The heads' arithmetic folded for the scorer's label order, so a call runs few numpy
-    operations (each costs microseconds on a cache the encoder's forward has just flushed).
-
-    `Heads.predict` is p = sigmoid(a·logit + c), logit = lin, or (lin + mlp) / 2 with the MLP.
-    With sigmoid(x) = ½ + ½·tanh(x/2) and GELU(h) = ½·h·(1 + tanh(h·(k + k·0.044715·h²))), the
-    constant factors go into the weights: `first` gives [u | h] with u = ½(a·lin' + c) where lin'
-    is the logistic part (and the MLP's bias), `second` adds the MLP's share. A label without a
-    head gets u = -inf, so p = 0."""
-
-    def __init__(self, heads: Heads, labels: list[str]) -> None:
-        cols = [heads.labels.index(lb) if lb in heads.labels else -1 for lb in labels]
-        keep = np.array([c >= 0 for c in cols], dtype=np.float32)
-        take = np.array([max(c, 0) for c in cols], dtype=np.int64)
-        a, b, c = heads.a[take], heads.b[take], heads.c[take]
-        share = 0.5 if heads.mlp is None else 0.25  # ½ from the tanh form, ½ from the average
-        first = heads.W.T[:, take] * (a * share * keep)
-        bias = b * a * share + c * 0.5 + (heads.mlp.b2[take] * a * share if heads.mlp is not None else 0)
-        bias = np.where(keep > 0, bias, -np.inf)
-        self.n_labels, self.mlp = len(labels), heads.mlp is not None
-        if heads.mlp is not None:  # the MLP's first layer beside the logistic one; GELU's ½ goes in W2
-            self.second = np.ascontiguousarray(heads.mlp.W2[:, take] * (a * share * 0.5 * keep))
-            first, bias = np.concatenate([first, heads.mlp.W1], axis=1), np.concatenate([bias, heads.mlp.b1])
-        self.first = np.ascontiguousarray(first, dtype=np.float32)
-        self.bias = bias.astype(np.float32)
-        self.has_head = (keep > 0).tolist()
-
-    def probabilities(self, z: np.ndarray) -> np.ndarray:
-        """Calibrated head probabilities (N × labels) from `z` = emb @ first (updated in place)."""
-        z += self.bias
-        u = z[:, : self.n_labels]
-        if self.mlp:
-            h = z[:, self.n_labels:]
-            t = h * h
-            t *= _GELU_K3
-            t += GELU_C
-            t *= h
-            np.tanh(t, out=t)
-            t += 1.0
-            t *= h
-            u = u + t @ self.second
-        np.tanh(u, out=u)
-        u += 1.0
-        u *= 0.5
-        return u
-
 
 
 class TextEmbeddingScorer(Scorer):
@@ -240,7 +143,7 @@ class TextEmbeddingScorer(Scorer):
         """Set or swap the heads (the evaluation swaps in heads trained per fold); the folded
         arithmetic and the fused matrix follow."""
         self._heads = heads
-        self._folded = _Folded(heads, self.labels) if heads else None
+        self._folded = FoldedHeads(heads, self.labels) if heads else None
         # the heads' first layer and the exemplar bank side by side: one matmul per call
         self._split = self._folded.first.shape[1] if heads else 0
         self._fused = np.ascontiguousarray(np.concatenate(

@@ -43,7 +43,7 @@ class HeadArrays:
     mlp: MLPArrays | None = None
 
     def heads(self, model_id: str):  # noqa: ANN201 - scorers.text_embedding.Heads
-        from modpipe.scorers.text_embedding import Heads
+        from modpipe.text.heads import Heads
 
         return Heads(self.labels, self.W, self.b, self.calib_a, self.calib_c, model_id, self.mlp)
 
