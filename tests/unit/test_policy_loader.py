@@ -108,6 +108,17 @@ def test_a_first_window_only_label_must_be_one_of_the_scorers_labels():
     assert "scorers.prose.params" in msg and "labels this scorer lacks: ['public_figure']" in msg
 
 
+def test_minor_cues_must_map_between_the_scorers_labels():
+    prose = textwrap.indent(textwrap.dedent("""
+        prose:
+          type: text_embedding
+          params:
+            labels: {sexual: {positive: [explicit sex scene]}}
+            minor_cues: {sexual_minors: sexual}"""), "  ")
+    msg = error_of(GOOD.replace("scorers:", "scorers:" + prose, 1))
+    assert "scorers.prose.params" in msg and "minor_cues names labels this scorer lacks: ['sexual_minors']" in msg
+
+
 def test_missing_file_is_a_policy_error(tmp_path):
     with pytest.raises(PolicyError, match="policy file not found"):
         load_policy(tmp_path / "nope.yaml")

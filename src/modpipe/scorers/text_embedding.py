@@ -8,8 +8,10 @@ Two signals per label, combined:
   negative phrase is closer. A policy author steers a label by adding phrases, no retraining.
 
 The score is `max(head, exemplar)` scaled by the negative-exemplar suppression. Both raw parts go
-into the evidence. Accepts prompts, transcript segments and OCR text alike; a text longer than the
-encoder's window scores as its worst window (`TextEncoder.encode_windows`).
+into the evidence. A label named in `minor_cues` also takes another label's score times the text's
+minor cue (`modpipe.text.minors`: sexual text that names a child is `sexual_minors`). Accepts
+prompts, transcript segments and OCR text alike; a text longer than the encoder's window scores
+as its worst window (`TextEncoder.encode_windows`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from modpipe.errors import ModelUnavailableError
 from modpipe.scorers.base import Scorer
 from modpipe.text.encoder import shared_encoder
 from modpipe.text.heads import FoldedHeads, Heads
+from modpipe.text.minors import minor_cue
 from modpipe.types import TEXT_MODALITIES, Modality, Sample, Score
 
 
@@ -56,12 +59,22 @@ class TextEmbeddingParams(BaseModel):
         "of context, do not count for them (public_figure: any personal name in a chunk of a long "
         "story looks like a request for a real person; real names are the name matcher's job)",
     )
+    minor_cues: dict[str, str] = Field(
+        default_factory=dict,
+        description="label → another label whose score it also takes, times the text's minor cue "
+        "(`modpipe.text.minors`: 1 for an age under 18 or a word for a child, 0.55 for teen and the "
+        "like): sexual_minors: sexual",
+    )
 
     @model_validator(mode="after")
     def _known_labels(self) -> TextEmbeddingParams:
-        unknown = sorted(set(self.first_window_only) - set(self.labels))
-        if unknown:
-            raise ValueError(f"first_window_only names labels this scorer lacks: {unknown}")
+        for field, names in (("first_window_only", self.first_window_only),
+                             ("minor_cues", [*self.minor_cues, *self.minor_cues.values()])):
+            unknown = sorted(set(names) - set(self.labels))
+            if unknown:
+                raise ValueError(f"{field} names labels this scorer lacks: {unknown}")
+        if any(k == v for k, v in self.minor_cues.items()):
+            raise ValueError("minor_cues maps a label to itself")
         return self
 
 
@@ -179,9 +192,10 @@ class TextEmbeddingScorer(Scorer):
         return frozenset({"en"} | {lang for lang, n in learned.items() if n >= READ_MIN_TEXTS})
 
     def score_embeddings(self, emb: np.ndarray, head_scale: np.ndarray | None = None,
-                         ) -> dict[str, tuple[np.ndarray, list[dict]]]:
+                         texts: Sequence[str] | None = None) -> dict[str, tuple[np.ndarray, list[dict]]]:
         """label → (scores[N], evidence[N]) for N embeddings. Exposed for tuning and benchmarks.
-        `head_scale` (N,) multiplies the head probabilities (see `head_full_words`)."""
+        `head_scale` (N,) multiplies the head probabilities (see `head_full_words`); `texts` (N,
+        each row's whole text) feed the `minor_cues` labels, which take no cue without them."""
         p, n_labels = self.params, len(self.labels)
         z = emb @ self._fused
         sims = z[:, self._split:]
@@ -209,13 +223,27 @@ class TextEmbeddingScorer(Scorer):
         np.maximum(mute, 0.0, out=mute)
         mute[neg <= p.exemplar_center - 0.1] = 1.0
         score *= mute
-        return self._evidence(score, best, head, mute, sims)
+        cues = self._minor_cues(score, texts) if p.minor_cues and texts is not None else None
+        return self._evidence(score, best, head, mute, sims, cues)
+
+    def _minor_cues(self, score: np.ndarray, texts: Sequence[str]) -> list[str | None]:
+        """Raise each `minor_cues` label (in place) to its source label's score times the row's
+        minor cue; the words that gave each row's cue."""
+        cues = [minor_cue(t) for t in texts]
+        strength = np.array([c for c, _ in cues], dtype=np.float32)
+        if strength.any():
+            for target, source in self.params.minor_cues.items():
+                j, k = self.labels.index(target), self.labels.index(source)
+                score[:, j] = np.maximum(score[:, j], score[:, k] * strength)
+        return [term for _, term in cues]
 
     def _evidence(self, score: np.ndarray, best: np.ndarray, head: np.ndarray | None,
-                  mute: np.ndarray, sims: np.ndarray) -> dict[str, tuple[np.ndarray, list[dict]]]:
+                  mute: np.ndarray, sims: np.ndarray, cues: list[str | None] | None = None,
+                  ) -> dict[str, tuple[np.ndarray, list[dict]]]:
         """Per label and row: the closest positive exemplar and its cosine, the head's
-        probability, the negative exemplar that muted it. Built from plain Python lists (numpy
-        scalars cost more per element than the arithmetic)."""
+        probability, the negative exemplar that muted it, the words that said a child was there
+        (`minor_cues` labels). Built from plain Python lists (numpy scalars cost more per element
+        than the arithmetic)."""
         bank, n_labels = self._bank, len(self.labels)
         best_l, cos_l, sims_l, muted = best.tolist(), _rounded(best), sims.tolist(), (mute < 1.0).tolist()
         head_l = _rounded(head) if head is not None else None
@@ -233,6 +261,8 @@ class TextEmbeddingScorer(Scorer):
                 if muted[i][j]:
                     ev["negative_exemplar"] = bank.phrase(sims_l[i], n_labels + j, row[n_labels + j])
                     ev["negative_cos"] = cos_l[i][n_labels + j]
+                if cues is not None and cues[i] is not None and label in self.params.minor_cues:
+                    ev["minor_cue"] = cues[i]
                 evs.append(ev)
             out[label] = (score[:, j], evs)
         return out
@@ -253,7 +283,9 @@ class TextEmbeddingScorer(Scorer):
                               for s in samples], dtype=np.float32)
             if len(emb) > len(samples):
                 scale = np.repeat(scale, counts)
-        results = self.score_embeddings(emb, scale)
+        texts = [s.text or "" for s in samples]
+        results = self.score_embeddings(emb, scale, texts if len(emb) == len(samples)
+                                        else [t for t, k in zip(texts, counts, strict=True) for _ in range(k)])
         if len(emb) > len(samples):
             results = {label: _worst_window(vals, evs, counts, self.chunks_count(label))
                        for label, (vals, evs) in results.items()}

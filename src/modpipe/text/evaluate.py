@@ -100,7 +100,7 @@ class TextPath:
                     sc.exemplar_embeddings = exemplars[lo:lo + k]
                 if heads is not None:
                     sc.heads = heads
-                for label, (vals, _) in sc.score_embeddings(variant_emb).items():
+                for label, (vals, _) in sc.score_embeddings(variant_emb, texts=variant_texts).items():
                     if chunk is not None:
                         vals = np.where(chunk, chunk_score(vals, sc.chunks_count(label)), vals)
                     raw[(sc.name, label)] = vals if skip is None else np.where(skip, 0.0, vals)
