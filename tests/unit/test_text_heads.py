@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from modpipe.text.heads import Heads
 from modpipe.text.dataset import Record
+from modpipe.text.heads import Heads
 from modpipe.text.mlp_head import MLPArrays, fit_mlp
 from modpipe.text.train_heads import save, train
 
