@@ -50,6 +50,8 @@ def test_a_stated_adult_age_takes_the_weaker_cue_back(text: str) -> None:
     "a 25 year old woman and her 30-year-old husband",
     "she is 5 feet tall and loves hiking",   # a number that is not an age
     "a minor injury at the gym",             # minor as an adjective
+    "i'm 14 years into my marriage",         # a number of years that is not an age
+    "we've been together 15 yrs",
     "a hot shirtless 2 0 years old man",     # 20 with a space in it, as image prompts write it
     "",
 ])
