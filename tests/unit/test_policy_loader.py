@@ -95,28 +95,21 @@ def test_unknown_scorer_type_and_bad_params_name_the_scorer():
     assert "scorers.words.params" in msg
 
 
-def test_a_first_window_only_label_must_be_one_of_the_scorers_labels():
-    prose = textwrap.indent(textwrap.dedent("""
+@pytest.mark.parametrize(("param", "missing"), [
+    ("first_window_only: [public_figure]", "first_window_only names labels this scorer lacks: ['public_figure']"),
+    ("minor_cues: {sexual_minors: terrorism}", "minor_cues names labels this scorer lacks: ['sexual_minors']"),
+])
+def test_a_text_scorer_param_may_only_name_the_scorers_own_labels(param: str, missing: str):
+    prose = textwrap.indent(textwrap.dedent(f"""
         prose:
           type: text_embedding
           params:
-            labels: {terrorism: {positive: [join the jihad]}}
-            first_window_only: [public_figure]"""), "  ")
+            labels: {{terrorism: {{positive: [join the jihad]}}}}
+            {param}"""), "  ")
     text = GOOD.replace("scorers:", "scorers:" + prose, 1)
     assert "prose:" in text
     msg = error_of(text)
-    assert "scorers.prose.params" in msg and "labels this scorer lacks: ['public_figure']" in msg
-
-
-def test_minor_cues_must_map_between_the_scorers_labels():
-    prose = textwrap.indent(textwrap.dedent("""
-        prose:
-          type: text_embedding
-          params:
-            labels: {sexual: {positive: [explicit sex scene]}}
-            minor_cues: {sexual_minors: sexual}"""), "  ")
-    msg = error_of(GOOD.replace("scorers:", "scorers:" + prose, 1))
-    assert "scorers.prose.params" in msg and "minor_cues names labels this scorer lacks: ['sexual_minors']" in msg
+    assert "scorers.prose.params" in msg and missing in msg
 
 
 def test_missing_file_is_a_policy_error(tmp_path):
