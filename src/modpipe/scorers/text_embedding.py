@@ -273,7 +273,8 @@ class TextEmbeddingScorer(Scorer):
         samples = [s for s in samples if "as_written" not in s.meta]
         if not samples:
             return []
-        windows = self.encoder.encode_windows([s.text or "" for s in samples])
+        texts = [s.text or "" for s in samples]
+        windows = self.encoder.encode_windows(texts)
         counts = [len(w) for w in windows]
         emb = windows[0] if len(windows) == 1 else np.concatenate(windows)
         scale = None
@@ -283,7 +284,6 @@ class TextEmbeddingScorer(Scorer):
                               for s in samples], dtype=np.float32)
             if len(emb) > len(samples):
                 scale = np.repeat(scale, counts)
-        texts = [s.text or "" for s in samples]
         results = self.score_embeddings(emb, scale, texts if len(emb) == len(samples)
                                         else [t for t, k in zip(texts, counts, strict=True) for _ in range(k)])
         if len(emb) > len(samples):
