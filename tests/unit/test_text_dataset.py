@@ -137,6 +137,9 @@ def test_the_encoder_tunes_on_the_first_seven_authored_batches_and_the_heads_on_
     assert later >= {8, 9, 10, 11, 12, 14}  # the batches written after the encoder was tuned
     assert {batch(r) for r in heads_only} == later
     assert all(batch(r) <= ENCODER_BATCHES for r in mine) and len(mine) + len(heads_only) == len(authored)
+    # `--encoder-batches N` moves the line: with every batch, the heads have nothing of their own
+    everything, none = split_authored(authored, upto=max(later))
+    assert len(everything) == len(authored) and none == []
 
 
 def test_i2p_illegal_labels_are_ignored_as_too_noisy() -> None:

@@ -57,7 +57,7 @@ ENCODER_BATCHES = 7  # the authored batches the encoder tunes on; later ones (id
 _BATCH_ID = re.compile(r"authored-b(\d+)-")
 
 
-def split_authored(authored: Sequence[Record]) -> tuple[list[Record], list[Record]]:
+def split_authored(authored: Sequence[Record], upto: int = ENCODER_BATCHES) -> tuple[list[Record], list[Record]]:
     """The authored texts the encoder tunes on, and the rest (the heads' alone): the encoder
     learns from the first seven batches; tuning it on the eighth cost held-out T2V recall
     (benchmarks/GATE.md), so the heads alone learn from that one and every one after it."""
@@ -65,7 +65,7 @@ def split_authored(authored: Sequence[Record]) -> tuple[list[Record], list[Recor
     rest: list[Record] = []
     for r in authored:
         m = _BATCH_ID.match(r.id)
-        (rest if m and int(m.group(1)) > ENCODER_BATCHES else mine).append(r)
+        (rest if m and int(m.group(1)) > upto else mine).append(r)
     return mine, rest
 
 
@@ -255,7 +255,7 @@ def compare(records: list[Record], authored: list[Record], args: argparse.Namesp
     else:
         held = record_folds(records, 5)[args.fold]
     keep = np.setdiff1d(np.arange(len(records)), held)
-    enc_authored, heads_only = split_authored(authored)
+    enc_authored, heads_only = split_authored(authored, args.encoder_batches)
     authored = enc_authored + heads_only  # in this order: the encoder tunes on the first texts only
     train_recs = [records[i] for i in keep] + authored
     held_recs = [records[i] for i in held]
@@ -311,6 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--fold-encoder", type=Path, default=None,
                     help="--compare: the fold's tuned layers; read from this file when it holds them, else written")
     ap.add_argument("--no-authored", action="store_true", help="leave out models/training/authored_t2v.jsonl")
+    ap.add_argument("--encoder-batches", type=int, default=ENCODER_BATCHES,
+                    help="the authored batches the encoder tunes on (the first N; later ones train the heads only)")
     args = ap.parse_args(argv)
     SEED = args.seed
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -319,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.compare:
         compare(records, authored, args)
         return 0
-    records += split_authored(authored)[0]
+    records += split_authored(authored, args.encoder_batches)[0]
     top = TopLayers([normalize_text(r.text) for r in records], args.top, device=args.device)
     fit(top, records, args.epochs, args.distill, args.lr)
     base, tuned = top.embed()
@@ -328,7 +330,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = (f"python -m modpipe.text.finetune --top {args.top} --epochs {args.epochs} "
                f"--distill {args.distill} --lr {args.lr}" + (" --no-authored" if args.no_authored else "")
                + (f" --device {args.device}" if args.device != "cpu" else "")
-               + (f" --seed {args.seed}" if args.seed else ""))  # same up to float rounding
+               + (f" --seed {args.seed}" if args.seed else "")
+               + (f" --encoder-batches {args.encoder_batches}" if args.encoder_batches != ENCODER_BATCHES else ""))
     sources = sorted({r.source for r in records})
     digest = save(top.state(), out, base_digest(), {
         "base": DEFAULT_ID, "top": args.top, "command": command,
