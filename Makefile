@@ -95,6 +95,7 @@ probe-gate: install system-deps
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --probe benchmarks/data/emoji_only_probe.jsonl
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --probe benchmarks/data/algospeak_probe.jsonl
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/minors_label.py
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --probe benchmarks/data/stance_probe.jsonl
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/hatecheck.py
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/names_content.py --misses
 

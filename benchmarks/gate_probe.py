@@ -33,6 +33,11 @@ trained on (`benchmarks/GATE.md`).
 harmful across sexual, self-harm, violence, hate and harassment) measures whether the gate reads a
 person's identity, body or mood as harm.
 
+`stance_probe.jsonl` (454 texts that name a group, by two more authors from a brief on stance:
+314 safe — warm, neutral, denying hostility, quoting a hateful remark to condemn it, slogans of
+support, each line's `stance` — and 140 hateful, mostly twins of the safe ones; measured as a
+heads-only training batch and not taken) checks whether the gate reads stance or only topic.
+
 `benchmarks/data/chat_probe.jsonl` (`--probe`) holds 904 chat-style texts (messages, posts,
 chat-bot requests): 112 from the second authored batch, 205 (`"batch": 3`) from the third,
 179 (`"batch": 5`) from the fifth, 146 (`"batch": 6`: things said or shown in a video, and
