@@ -58,9 +58,10 @@ _BATCH_ID = re.compile(r"authored-b(\d+)-")
 
 
 def split_authored(authored: Sequence[Record], upto: int = ENCODER_BATCHES) -> tuple[list[Record], list[Record]]:
-    """The authored texts the encoder tunes on, and the rest (the heads' alone): the encoder
-    learns from the first seven batches; tuning it on the eighth cost held-out T2V recall
-    (benchmarks/GATE.md), so the heads alone learn from that one and every one after it."""
+    """The authored texts the encoder tunes on (batches 1..`upto`), and the rest (the heads'
+    alone): the shipped encoder learns from the first seven batches; tuning it on the eighth cost
+    held-out T2V recall, and on batches 8-14 it was a wash (benchmarks/GATE.md), so the heads
+    alone learn from those."""
     mine: list[Record] = []
     rest: list[Record] = []
     for r in authored:
