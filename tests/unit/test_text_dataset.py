@@ -108,6 +108,42 @@ def test_the_chat_proxy_reports_a_strict_and_a_scope_lenient_auprc() -> None:
     assert float(lenient.split()[-1]) == 1.0
 
 
+def test_a_test_file_beside_the_fold_is_read_in_either_format_and_reported_apart(tmp_path) -> None:
+    """`finetune --compare --beside FILE` scores a public test suite (HateCheck) or a probe with
+    the fold's models and prints its figures after the fold's: it reads both formats, names the
+    line it cannot read, and ranks hate by the hate score alone as well as by the decision."""
+    from types import SimpleNamespace
+
+    import pytest
+
+    from modpipe.text.evaluate import beside_report, load_beside
+
+    hatecheck = tmp_path / "hc.jsonl"
+    hatecheck.write_text("".join(json.dumps({"case_id": i, "test_case": t, "label_gold": g}) + "\n"
+                                 for i, (t, g) in enumerate([("I hate women.", "hateful"),
+                                                             ("I love gay people.", "non-hateful"),
+                                                             ("Immigrants are vermin.", "hateful")])))
+    probe = tmp_path / "probe.jsonl"
+    probe.write_text(json.dumps({"text": "stab him", "unsafe": True, "category": "violence"}) + "\n\n"
+                     + json.dumps({"text": "stab the potato", "unsafe": False, "category": "violence"}) + "\n")
+    texts, unsafe, cats = load_beside(hatecheck)
+    assert texts[1] == "I love gay people." and unsafe.tolist() == [True, False, True]
+    assert cats.tolist() == ["hate"] * 3
+    assert load_beside(probe)[2].tolist() == ["violence_gore"] * 2  # the probes' name → the policy's
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"text": "no label"}) + "\n")
+    with pytest.raises(SystemExit, match=r"bad.jsonl:1: a line needs"):
+        load_beside(bad)
+
+    scores = {"hate": np.array([0.9, 0.95, 0.3], np.float32),  # the warm text outscores one hateful text
+              "harassment": np.array([0.0, 0.0, 0.9], np.float32)}
+    policy = SimpleNamespace(categories={c: SimpleNamespace(review_at=0.5, block_at=0.8) for c in scores})
+    lines = beside_report("hc.jsonl", unsafe, cats, scores, policy).splitlines()
+    assert lines[0] == "hc.jsonl: 3 texts, 2 unsafe (never trained on)"
+    assert "recall 1.000, safe flagged 1.000" in lines[1]  # harassment flags the third, hate the others
+    assert lines[2].startswith("  hate: AUPRC 0.583 on its own score; it flags 0.500 of the unsafe, 1.000 of the safe")
+
+
 def test_illegal_activity_comes_from_t2vsafetybench_one_label_per_prompt(tmp_path) -> None:
     """T2VSafetyBench's "Illegal Activities" prompts teach `illegal_activity` (before the category
     existed they were read as unlabelled: negatives for violence, "two masked men shooting in an

