@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from modpipe.decide.decide import scale
-from modpipe.text.dataset import (BENIGN_T2V, UNSAFE_T2V, Record, load_authored, load_records, name_swaps,
-                                   public_figure_names, targets)
+from modpipe.text.dataset import (BENIGN_T2V, CATEGORY_OF, UNSAFE_T2V, Record, load_authored, load_records,
+                                   name_swaps, public_figure_names, targets)
 from modpipe.text.train_heads import MAX_LENGTH, PER_SOURCE, embed, open_cache, train
 
 log = logging.getLogger("modpipe.evaluate")
@@ -210,9 +210,6 @@ def recall_at_fpr(y: np.ndarray, p: np.ndarray, fpr: float) -> float:
     return float(t[ok].max()) if ok.any() else 0.0
 
 
-_CATEGORY = {"violence": "violence_gore", "illegal": "illegal_activity"}  # the probes' names → the policy's
-
-
 def load_beside(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     """A labelled test file scored beside a fold (`finetune --compare --beside`), never trained on:
     the probes' lines (`text`, `unsafe`, `category`: benchmarks/data/*probe.jsonl) or HateCheck's
@@ -225,7 +222,7 @@ def load_beside(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
         if r is None:
             continue
         if {"text", "unsafe", "category"} <= r.keys():
-            rows.append((r["text"], bool(r["unsafe"]), _CATEGORY.get(r["category"], r["category"])))
+            rows.append((r["text"], bool(r["unsafe"]), CATEGORY_OF.get(r["category"], r["category"])))
         elif {"test_case", "label_gold"} <= r.keys():
             rows.append((r["test_case"], r["label_gold"] == "hateful", "hate"))
         else:
