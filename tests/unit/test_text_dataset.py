@@ -3,13 +3,15 @@ its source really says the record is not that category."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 
 import numpy as np
+import pytest
 
 from modpipe.text.dataset import load_authored, name_swaps, parse_record, read_jsonl, targets
-from modpipe.text.finetune import ENCODER_BATCHES, split_authored
+from modpipe.text.finetune import ENCODER_BATCHES, encoder_batches, split_authored
 
 ALL = ["sexual", "violence", "self_harm", "hate"]
 
@@ -114,8 +116,6 @@ def test_a_test_file_beside_the_fold_is_read_in_either_format_and_reported_apart
     line it cannot read, and ranks hate by the hate score alone as well as by the decision."""
     from types import SimpleNamespace
 
-    import pytest
-
     from modpipe.text.evaluate import beside_report, load_beside
 
     hatecheck = tmp_path / "hc.jsonl"
@@ -161,21 +161,31 @@ def test_illegal_activity_comes_from_t2vsafetybench_one_label_per_prompt(tmp_pat
     assert targets(recs, "violence_gore")[0].tolist() == [False, True, True]  # one label per prompt here
 
 
-def test_the_encoder_tunes_on_the_first_seven_authored_batches_and_the_heads_on_all() -> None:
+def test_the_encoder_tunes_on_its_authored_batches_and_the_heads_on_all() -> None:
     authored = load_authored()
     mine, heads_only = split_authored(authored)
+    chosen = encoder_batches(ENCODER_BATCHES)
 
     def batch(r) -> int:  # noqa: ANN001 - Record
         m = re.match(r"authored-b(\d+)-", r.id)
         return int(m.group(1)) if m else 1
 
-    later = {batch(r) for r in authored} - set(range(ENCODER_BATCHES + 1))
+    later = {batch(r) for r in authored} - chosen
     assert later >= {8, 9, 10, 11, 12, 14}  # the batches written after the encoder was tuned
     assert {batch(r) for r in heads_only} == later
-    assert all(batch(r) <= ENCODER_BATCHES for r in mine) and len(mine) + len(heads_only) == len(authored)
-    # `--encoder-batches N` moves the line: with every batch, the heads have nothing of their own
-    everything, none = split_authored(authored, upto=max(later))
+    assert all(batch(r) in chosen for r in mine) and len(mine) + len(heads_only) == len(authored)
+    # `--encoder-batches SPEC` moves the line: with every batch, the heads have nothing of their own
+    everything, none = split_authored(authored, encoder_batches(str(max(later))))
     assert len(everything) == len(authored) and none == []
+
+
+def test_encoder_batches_reads_ranges_and_refuses_what_it_cannot() -> None:
+    assert encoder_batches("7") == frozenset(range(1, 8))  # a bare N: the first N, as before
+    assert encoder_batches("1-7,16") == frozenset([*range(1, 8), 16])
+    assert encoder_batches(" 3 , 9-10") == frozenset([3, 9, 10])
+    for bad in ("", "seven", "7-1", "0-3", "1-7,", "1--7"):
+        with pytest.raises(argparse.ArgumentTypeError, match="expected authored batches"):
+            encoder_batches(bad)
 
 
 def test_i2p_illegal_labels_are_ignored_as_too_noisy() -> None:

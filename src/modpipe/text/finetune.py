@@ -33,7 +33,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -55,20 +55,36 @@ DISTILL = 0.1
 BATCH = 32
 
 
-ENCODER_BATCHES = 7  # the authored batches the encoder tunes on; later ones (ids "authored-bN-", N > 7) train the heads only
+ENCODER_BATCHES = "1-7"  # the authored batches the encoder tunes on (ids "authored-bN-"); the rest train the heads only
 _BATCH_ID = re.compile(r"authored-b(\d+)-")
 
 
-def split_authored(authored: Sequence[Record], upto: int = ENCODER_BATCHES) -> tuple[list[Record], list[Record]]:
-    """The authored texts the encoder tunes on (batches 1..`upto`), and the rest (the heads'
-    alone): the shipped encoder learns from the first seven batches; tuning it on the eighth cost
-    held-out T2V recall, and on batches 8-14 it was a wash (benchmarks/GATE.md), so the heads
-    alone learn from those."""
+def encoder_batches(spec: str) -> frozenset[int]:
+    """`--encoder-batches`: "1-7,16" names batches and ranges of them; a bare "N" means the first N."""
+    text = str(spec).strip()
+    if text.isdigit():
+        return frozenset(range(1, int(text) + 1))
+    batches: set[int] = set()
+    for part in text.split(","):
+        lo, _, hi = part.strip().partition("-")
+        if not lo.isdigit() or not (hi.isdigit() or not hi) or int(hi or lo) < int(lo) or int(lo) < 1:
+            raise argparse.ArgumentTypeError(f"{spec!r}: expected authored batches like 7 or 1-7,16")
+        batches.update(range(int(lo), int(hi or lo) + 1))
+    return frozenset(batches)
+
+
+def split_authored(authored: Sequence[Record], batches: Iterable[int] = encoder_batches(ENCODER_BATCHES),
+                   ) -> tuple[list[Record], list[Record]]:
+    """The authored texts the encoder tunes on (`batches`; a text with no batch in its id is of the
+    first), and the rest (the heads' alone): the shipped encoder learns from the first seven
+    batches; tuning it on the eighth cost held-out T2V recall, and on batches 8-14 it was a wash
+    (benchmarks/GATE.md), so the heads alone learn from those."""
+    keep = frozenset(batches)
     mine: list[Record] = []
     rest: list[Record] = []
     for r in authored:
         m = _BATCH_ID.match(r.id)
-        (rest if m and int(m.group(1)) > upto else mine).append(r)
+        (mine if int(m.group(1) if m else 1) in keep else rest).append(r)
     return mine, rest
 
 
@@ -259,7 +275,7 @@ def compare(records: list[Record], authored: list[Record], args: argparse.Namesp
     else:
         held = record_folds(records, 5)[args.fold]
     keep = np.setdiff1d(np.arange(len(records)), held)
-    enc_authored, heads_only = split_authored(authored, args.encoder_batches)
+    enc_authored, heads_only = split_authored(authored, encoder_batches(args.encoder_batches))
     authored = enc_authored + heads_only  # in this order: the encoder tunes on the first texts only
     train_recs = [records[i] for i in keep] + authored
     held_recs = [records[i] for i in held]
@@ -326,9 +342,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="--compare: also score this labelled test file (a probe, HateCheck) with the fold's "
                          "models; repeatable")
     ap.add_argument("--no-authored", action="store_true", help="leave out models/training/authored_t2v.jsonl")
-    ap.add_argument("--encoder-batches", type=int, default=ENCODER_BATCHES,
-                    help="the authored batches the encoder tunes on (the first N; later ones train the heads only)")
+    ap.add_argument("--encoder-batches", default=ENCODER_BATCHES, metavar="SPEC",
+                    help="the authored batches the encoder tunes on, e.g. 1-7,16 (a bare N: the first N; "
+                         f"the rest train the heads only; default {ENCODER_BATCHES})")
     args = ap.parse_args(argv)
+    try:
+        batches = encoder_batches(args.encoder_batches)
+    except argparse.ArgumentTypeError as e:
+        ap.error(f"--encoder-batches: {e}")
     SEED = args.seed
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     records = load_records(args.data)
@@ -336,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.compare:
         compare(records, authored, args)
         return 0
-    records += split_authored(authored, args.encoder_batches)[0]
+    records += split_authored(authored, batches)[0]
     top = TopLayers([normalize_text(r.text) for r in records], args.top, device=args.device)
     fit(top, records, args.epochs, args.distill, args.lr)
     base, tuned = top.embed()
@@ -346,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                f"--distill {args.distill} --lr {args.lr}" + (" --no-authored" if args.no_authored else "")
                + (f" --device {args.device}" if args.device != "cpu" else "")
                + (f" --seed {args.seed}" if args.seed else "")
-               + (f" --encoder-batches {args.encoder_batches}" if args.encoder_batches != ENCODER_BATCHES else ""))
+               + (f" --encoder-batches {args.encoder_batches}" if batches != encoder_batches(ENCODER_BATCHES) else ""))
     sources = sorted({r.source for r in records})
     digest = save(top.state(), out, base_digest(), {
         "base": DEFAULT_ID, "top": args.top, "command": command,
