@@ -38,12 +38,12 @@ person's identity, body or mood as harm.
 support, each line's `stance` — and 140 hateful, mostly twins of the safe ones; measured as a
 heads-only training batch and not taken) checks whether the gate reads stance or only topic.
 
-`farewell_probe.jsonl` (680 texts of implicit suicide intent — goodbyes, possessions given away,
+`farewell_probe.jsonl` (320 texts of implicit suicide intent — goodbyes, possessions given away,
 affairs put in order, pills saved up — and look-alikes with none: moving abroad, retiring,
 quitting a game, grief letters. The first 200, `"batch": "test"`, by an author from a brief of
-its own; the other 480, `"batch": 16`, by two more, each unsafe text with a safe twin, measured
-as a heads-only training batch and not taken) checks whether the gate reads intent without its
-words.
+its own; the other 120, `"batch": 16`, the quarter of the sixteenth authored batch held out by
+theme, each unsafe text with a safe twin; the batch's other 360 texts are trained on) checks
+whether the gate reads intent without its words.
 
 `benchmarks/data/chat_probe.jsonl` (`--probe`) holds 904 chat-style texts (messages, posts,
 chat-bot requests): 112 from the second authored batch, 205 (`"batch": 3`) from the third,

@@ -55,7 +55,7 @@ DISTILL = 0.1
 BATCH = 32
 
 
-ENCODER_BATCHES = "1-7"  # the authored batches the encoder tunes on (ids "authored-bN-"); the rest train the heads only
+ENCODER_BATCHES = "1-7,16"  # the authored batches the encoder tunes on (ids "authored-bN-"); the rest train the heads only
 _BATCH_ID = re.compile(r"authored-b(\d+)-")
 
 
