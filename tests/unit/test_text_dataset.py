@@ -175,7 +175,7 @@ def test_the_encoder_tunes_on_its_authored_batches_and_the_heads_on_all() -> Non
     assert {batch(r) for r in heads_only} == later
     assert all(batch(r) in chosen for r in mine) and len(mine) + len(heads_only) == len(authored)
     # `--encoder-batches SPEC` moves the line: with every batch, the heads have nothing of their own
-    everything, none = split_authored(authored, encoder_batches(str(max(later))))
+    everything, none = split_authored(authored, encoder_batches(str(max(batch(r) for r in authored))))
     assert len(everything) == len(authored) and none == []
 
 
