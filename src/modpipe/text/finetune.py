@@ -76,8 +76,9 @@ def encoder_batches(spec: str) -> frozenset[int]:
 def split_authored(authored: Sequence[Record], batches: Iterable[int] = encoder_batches(ENCODER_BATCHES),
                    ) -> tuple[list[Record], list[Record]]:
     """The authored texts the encoder tunes on (`batches`; a text with no batch in its id is of the
-    first), and the rest (the heads' alone): the shipped encoder learns from the first seven
-    batches; tuning it on the eighth cost held-out T2V recall, and on batches 8-14 it was a wash
+    first), and the rest (the heads' alone): the shipped encoder learns from batches 1-7 and 16
+    (the goodbyes of implicit suicide intent, which the heads alone could not tell from look-alikes);
+    tuning it on the eighth cost held-out T2V recall, and on batches 8-14 it was a wash
     (benchmarks/GATE.md), so the heads alone learn from those."""
     keep = frozenset(batches)
     mine: list[Record] = []
@@ -275,7 +276,7 @@ def compare(records: list[Record], authored: list[Record], args: argparse.Namesp
     else:
         held = record_folds(records, 5)[args.fold]
     keep = np.setdiff1d(np.arange(len(records)), held)
-    enc_authored, heads_only = split_authored(authored, encoder_batches(args.encoder_batches))
+    enc_authored, heads_only = split_authored(authored, args.batches)
     authored = enc_authored + heads_only  # in this order: the encoder tunes on the first texts only
     train_recs = [records[i] for i in keep] + authored
     held_recs = [records[i] for i in held]
@@ -347,7 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                          f"the rest train the heads only; default {ENCODER_BATCHES})")
     args = ap.parse_args(argv)
     try:
-        batches = encoder_batches(args.encoder_batches)
+        args.batches = batches = encoder_batches(args.encoder_batches)  # compare() reads it too
     except argparse.ArgumentTypeError as e:
         ap.error(f"--encoder-batches: {e}")
     SEED = args.seed
