@@ -90,6 +90,7 @@ probe-gate: install system-deps
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --probe benchmarks/data/suggestive_probe.jsonl
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --probe benchmarks/data/implicit_probe.jsonl
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --probe benchmarks/data/farewell_probe.jsonl
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --probe benchmarks/data/extremism_probe.jsonl
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --probe benchmarks/data/lang_probe.jsonl
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --probe benchmarks/data/lang_unread_probe.jsonl
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/gate_probe.py --probe benchmarks/data/emoji_probe.jsonl

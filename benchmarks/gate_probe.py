@@ -45,6 +45,16 @@ its own; the other 120, `"batch": 16`, the quarter of the sixteenth authored bat
 theme, each unsafe text with a safe twin; the batch's other 360 texts are trained on) checks
 whether the gate reads intent without its words.
 
+`extremism_probe.jsonl` (680 texts on violent extremism, none trained on: support for attacks,
+attackers and armed groups said in ordinary words — praise, martyr and "saint" culture, death
+tolls celebrated, calls to act, recruitment, coded planning, fundraising, justification, movement
+slogans — against the same topics with no support: news, grief, memorials, trials, research,
+deradicalisation, games, idioms, worship) checks whether the gate reads support or only topic.
+The first 200, `"batch": "test"` (100 unsafe, half messages and half video prompts), by an author
+from a brief of its own; the other 480, `"batch": 17`, by two authors from a shared brief, 20
+themes each (messages; video prompts and captions), each unsafe text with a safe twin in the same
+words (`pair`); `held_out` marks the quarter of each author's themes kept out of any training try.
+
 `benchmarks/data/chat_probe.jsonl` (`--probe`) holds 904 chat-style texts (messages, posts,
 chat-bot requests): 112 from the second authored batch, 205 (`"batch": 3`) from the third,
 179 (`"batch": 5`) from the fifth, 146 (`"batch": 6`: things said or shown in a video, and

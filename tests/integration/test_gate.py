@@ -447,6 +447,20 @@ def test_implicit_suicide_intent_nobody_trained_on_keeps_its_measured_floor(pipe
     assert flagged <= 0.10
 
 
+def test_support_for_terrorism_nobody_trained_on_keeps_its_measured_floor(pipeline) -> None:
+    """benchmarks/data/extremism_probe.jsonl's 200 `"batch": "test"` lines, by an author who saw no
+    training text: support for attacks and attackers said in ordinary words ("14 dead isn't enough",
+    a video honouring a bomber as a martyr, a call to join an armed group; 100) and the same topics
+    with no support (news, memorials, trials, games, worship; 100). Measured with the shipped
+    encoder and heads: recall 0.72, safe flagged 0.10. Support without the words of terror is a
+    known weakness (benchmarks/GATE.md, "Support for terrorism in ordinary words"); the floor
+    catches a slide below it, and the ceiling a fix that buys recall with false alarms."""
+    recall, flagged, n = probe_rates(pipeline, "extremism_probe.jsonl", lambda r: r.get("batch") == "test")
+    assert n == 200
+    assert recall >= 0.66
+    assert flagged <= 0.15
+
+
 def test_heads_trained_on_another_encoder_fail_closed_with_the_reason(pipeline, tmp_path, monkeypatch) -> None:
     """Heads only fit the embedding they were trained on: after the encoder changes (say
     MODPIPE_TEXT_TUNED=0), the old heads are refused and the gate reviews rather than allows."""
